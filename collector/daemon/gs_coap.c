@@ -1,0 +1,850 @@
+/* gs_coap.c - CoAP over DTLS transport (see gs_coap.h and docs/COAP.md).
+ *
+ * How the pieces fit (libcoap 4.3.1, openssl backend, OpenSSL 3):
+ * - libcoap is built with epoll: coap_context_get_coap_fd() is one epoll fd
+ *   that becomes readable for socket traffic and for libcoap's own timers
+ *   (retransmissions, session timeouts). It is one fd of our poll loop; when
+ *   it is readable we call coap_io_process(ctx, COAP_IO_NO_WAIT).
+ * - Certificates: libcoap loads our certificate, key and CA per ClientHello
+ *   (setup_pki_ssl) and sets X509_V_FLAG_CRL_CHECK when check_cert_revocation
+ *   is on, but coap_dtls_pki_t of 4.3.1 has no CRL field and libcoap never
+ *   loads a CRL. So additional_tls_setup_call_back (which gets the SSL* of the
+ *   handshake) installs our own X509_STORE (CA + current CRL) as the SSL's
+ *   verify store. The store is rebuilt when crl.pem changes; handshakes after
+ *   that use the new one. allow_no_crl = 0: without a CRL no handshake passes.
+ * - validate_cn_call_back runs (depth 0) only after OpenSSL verified the
+ *   chain and the CRL; there we require a registered, enabled device and a
+ *   free session slot.
+ * - Requests: the device id is re-derived from the session's verified peer
+ *   certificate (subject CN), never from the payload, and the certificate is
+ *   re-checked against the current CRL so a revocation also stops sessions
+ *   that were established before it.
+ */
+#include "gs_coap.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <coap3/coap.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "gs_buf.h"
+#include "gs_error.h"
+#include "gs_log.h"
+#include "gs_mem.h"
+#include "gs_util.h"
+
+#define CRL_CHECK_MS 2000     /* how often crl.pem's mtime is looked at */
+#define RETRY_AFTER_S 5       /* Max-Age of a 5.03 after a transient store error */
+#define CHAIN_DEPTH 2         /* device cert directly under the CA (+1 spare) */
+
+typedef struct status_doc {
+  char org[65];
+  char *json;
+  size_t len;
+  coap_resource_t *res;
+} status_doc;
+
+struct gs_coap {
+  gs_loop *loop;
+  gs_engine *engine;
+  gs_config cfg; /* paths must stay valid: libcoap keeps pointers to them */
+  coap_context_t *ctx;
+  int fd;
+  int kick;    /* observers to notify: run libcoap before the next poll */
+  int stopped; /* loop hooks cannot be removed; they check this */
+  /* revocation */
+  X509_STORE *verify_store; /* CA + CRL; NULL when the CRL could not be loaded */
+  STACK_OF(X509_CRL) *crls;
+  struct timespec crl_mtime;
+  off_t crl_size;
+  ino_t crl_ino;
+  int64_t next_crl_check;
+  /* status documents per org, for GET /v1/status/{org} */
+  status_doc **docs;
+  size_t ndocs, capdocs;
+  gs_coap_stats stats;
+};
+
+/* ------------------------------------------------------------------------ */
+/* logging and errors                                                        */
+
+static void coap_log_to_gs(coap_log_t level, const char *message) {
+  char line[512];
+  size_t n = strlen(message);
+  while (n && (message[n - 1] == '\n' || message[n - 1] == '\r')) n--;
+  const char *m = message;
+  while (n && *m == ' ') m++, n--;
+  snprintf(line, sizeof line, "%.*s", (int)n, m);
+  if (level <= LOG_ERR) gs_error("coap: libcoap: %s", line);
+  else if (level == LOG_WARNING) gs_warn("coap: libcoap: %s", line);
+  else if (level <= LOG_INFO) gs_info("coap: libcoap: %s", line);
+  else gs_debug("coap: libcoap: %s", line);
+}
+
+static void set_coap_log_level(void) {
+  coap_log_t l = gs_log_level() <= GS_LOG_DEBUG ? LOG_INFO : LOG_WARNING;
+  coap_set_log_level(l);
+  coap_dtls_set_log_level(l);
+}
+
+/* The last OpenSSL error as text (for one-line logs). */
+static const char *ssl_err(char *buf, size_t n) {
+  unsigned long e = ERR_get_error();
+  if (!e) snprintf(buf, n, "no detail from OpenSSL");
+  else ERR_error_string_n(e, buf, n);
+  ERR_clear_error();
+  return buf;
+}
+
+static const char *peer_str(coap_session_t *s) {
+  const char *p = s ? coap_session_str(s) : NULL;
+  return p ? p : "?";
+}
+
+/* ------------------------------------------------------------------------ */
+/* certificates and revocation                                               */
+
+/* Subject CN of x as a device id (exactly one CN, [a-z0-9-]{3,64}). */
+static int cert_device(X509 *x, char dev[65]) {
+  X509_NAME *name = x ? X509_get_subject_name(x) : NULL;
+  if (!name) return 0;
+  int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (i < 0 || X509_NAME_get_index_by_NID(name, NID_commonName, i) >= 0) return 0;
+  ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+  int len = s ? ASN1_STRING_length(s) : 0;
+  const unsigned char *d = s ? ASN1_STRING_get0_data(s) : NULL;
+  if (!d || len <= 0 || len > 64 || memchr(d, 0, (size_t)len)) return 0;
+  memcpy(dev, d, (size_t)len);
+  dev[len] = '\0';
+  return gs_valid_device_id(dev);
+}
+
+/* 1 when the device is registered and enabled, 0 when not, -1 on a store error. */
+static int device_enabled(gs_coap *c, const char *dev) {
+  sqlite3_stmt *st = NULL;
+  int r = -1;
+  sqlite3 *db = gs_engine_db(c->engine);
+  if (sqlite3_prepare_v2(db, "SELECT enabled FROM device WHERE id=?", -1, &st, NULL) != SQLITE_OK) goto out;
+  sqlite3_bind_text(st, 1, dev, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) r = sqlite3_column_int(st, 0) != 0;
+  else if (rc == SQLITE_DONE) r = 0;
+out:
+  if (r < 0) gs_error("coap: device lookup of %s failed: %s", dev, sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+  return r;
+}
+
+/* 1 when x is listed in one of the loaded CRLs. */
+static int cert_revoked(gs_coap *c, X509 *x) {
+  for (int i = 0; c->crls && i < sk_X509_CRL_num(c->crls); i++) {
+    X509_REVOKED *rev = NULL;
+    if (X509_CRL_get0_by_cert(sk_X509_CRL_value(c->crls, i), &rev, x) == 1) return 1;
+  }
+  return 0;
+}
+
+/* Builds a verify store from the CA file and the CRL file. The CRLs must be
+ * signed by one of the CAs. On success the old store is replaced. */
+static int load_trust(gs_coap *c, char *err, size_t errlen) {
+  X509_STORE *st = NULL;
+  STACK_OF(X509) *cas = sk_X509_new_null();
+  STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+  BIO *b = NULL;
+  char e[256];
+  int rc = GS_ETLS;
+  if (!cas || !crls || !(st = X509_STORE_new())) {
+    snprintf(err, errlen, "coap: out of memory building the certificate store");
+    rc = GS_ENOMEM;
+    goto out;
+  }
+  /* CA certificates */
+  if (!(b = BIO_new_file(c->cfg.coap_cafile, "r"))) {
+    snprintf(err, errlen, "coap: cannot read CA file '%s': %s", c->cfg.coap_cafile, ssl_err(e, sizeof e));
+    goto out;
+  }
+  for (X509 *x; (x = PEM_read_bio_X509(b, NULL, NULL, NULL));) {
+    if (!sk_X509_push(cas, x) || !X509_STORE_add_cert(st, x)) {
+      snprintf(err, errlen, "coap: cannot use CA certificate from '%s': %s", c->cfg.coap_cafile, ssl_err(e, sizeof e));
+      goto out;
+    }
+  }
+  ERR_clear_error();
+  BIO_free(b);
+  b = NULL;
+  if (sk_X509_num(cas) == 0) {
+    snprintf(err, errlen, "coap: CA file '%s' holds no certificate", c->cfg.coap_cafile);
+    goto out;
+  }
+  /* CRLs */
+  if (!c->cfg.coap_crlfile[0]) {
+    snprintf(err, errlen, "coap: [coap] crlfile is not set; the listener refuses to run without a CRL");
+    rc = GS_ECONFIG;
+    goto out;
+  }
+  if (!(b = BIO_new_file(c->cfg.coap_crlfile, "r"))) {
+    snprintf(err, errlen, "coap: cannot read CRL file '%s': %s", c->cfg.coap_crlfile, ssl_err(e, sizeof e));
+    goto out;
+  }
+  for (X509_CRL *crl; (crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL));) {
+    if (!sk_X509_CRL_push(crls, crl)) {
+      X509_CRL_free(crl);
+      snprintf(err, errlen, "coap: out of memory reading '%s'", c->cfg.coap_crlfile);
+      rc = GS_ENOMEM;
+      goto out;
+    }
+  }
+  ERR_clear_error();
+  if (sk_X509_CRL_num(crls) == 0) {
+    snprintf(err, errlen, "coap: CRL file '%s' holds no CRL (not PEM or truncated)", c->cfg.coap_crlfile);
+    goto out;
+  }
+  for (int i = 0; i < sk_X509_CRL_num(crls); i++) {
+    X509_CRL *crl = sk_X509_CRL_value(crls, i);
+    int ok = 0;
+    for (int j = 0; j < sk_X509_num(cas) && !ok; j++) {
+      X509 *ca = sk_X509_value(cas, j);
+      ok = X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) == 0 &&
+           X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1;
+    }
+    ERR_clear_error();
+    if (!ok) {
+      snprintf(err, errlen, "coap: CRL %d in '%s' is not signed by a CA of '%s'", i + 1, c->cfg.coap_crlfile,
+               c->cfg.coap_cafile);
+      goto out;
+    }
+    if (!X509_STORE_add_crl(st, crl)) {
+      snprintf(err, errlen, "coap: cannot use the CRL of '%s': %s", c->cfg.coap_crlfile, ssl_err(e, sizeof e));
+      goto out;
+    }
+  }
+  /* leaf revocation (the CA is the trust anchor); no expired CRL either */
+  X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+  X509_STORE_free(c->verify_store);
+  c->verify_store = st;
+  st = NULL;
+  sk_X509_CRL_pop_free(c->crls, X509_CRL_free);
+  c->crls = crls;
+  crls = NULL;
+  rc = GS_OK;
+out:
+  BIO_free(b);
+  X509_STORE_free(st);
+  sk_X509_pop_free(cas, X509_free);
+  sk_X509_CRL_pop_free(crls, X509_CRL_free);
+  return rc;
+}
+
+static int crl_stat(gs_coap *c, struct stat *sb) { return stat(c->cfg.coap_crlfile, sb); }
+
+static void remember_crl_stat(gs_coap *c, const struct stat *sb) {
+  c->crl_mtime = sb->st_mtim;
+  c->crl_size = sb->st_size;
+  c->crl_ino = sb->st_ino;
+}
+
+/* Reloads the CRL when the file changed (or when the last load failed).
+ * A changed file that does not load leaves NO verify store: handshakes fail
+ * until a good CRL is in place (fail closed), sessions get 4.03. */
+static void check_crl(gs_coap *c, int force) {
+  struct stat sb;
+  if (crl_stat(c, &sb) != 0) {
+    if (c->verify_store) {
+      gs_error("coap: CRL '%s' disappeared (%s); refusing every handshake until it is back", c->cfg.coap_crlfile,
+               strerror(errno));
+      X509_STORE_free(c->verify_store);
+      c->verify_store = NULL;
+    }
+    return;
+  }
+  int changed = sb.st_mtim.tv_sec != c->crl_mtime.tv_sec || sb.st_mtim.tv_nsec != c->crl_mtime.tv_nsec ||
+                sb.st_size != c->crl_size || sb.st_ino != c->crl_ino;
+  if (!changed && !force && c->verify_store) return;
+  char err[512];
+  int rc = load_trust(c, err, sizeof err);
+  remember_crl_stat(c, &sb);
+  if (rc != GS_OK) {
+    if (c->verify_store || changed)
+      gs_error("%s; refusing every handshake until a valid CRL is in place", err);
+    X509_STORE_free(c->verify_store);
+    c->verify_store = NULL;
+    return;
+  }
+  c->stats.crl_reloads++;
+  int nrev = 0;
+  for (int i = 0; i < sk_X509_CRL_num(c->crls); i++) {
+    STACK_OF(X509_REVOKED) *r = X509_CRL_get_REVOKED(sk_X509_CRL_value(c->crls, i));
+    nrev += r ? sk_X509_REVOKED_num(r) : 0;
+  }
+  gs_info("coap: reloaded CRL %s (%d revoked certificate(s)); new handshakes use it", c->cfg.coap_crlfile, nrev);
+}
+
+/* additional_tls_setup_call_back: called from libcoap's ClientHello callback
+ * with the handshake's SSL*. Installs the CA+CRL store for peer verification. */
+static int on_tls_setup(void *tls_session, coap_dtls_pki_t *setup) {
+  gs_coap *c = setup->cn_call_back_arg;
+  SSL *ssl = tls_session;
+  if (!ssl || !c || c->stopped) return 0;
+  if (!c->verify_store) {
+    gs_warn("coap: handshake refused: no valid CRL loaded from %s (fail closed)", c->cfg.coap_crlfile);
+    c->stats.handshakes_refused++;
+    return 0;
+  }
+  if (!SSL_set1_verify_cert_store(ssl, c->verify_store)) {
+    char e[256];
+    gs_error("coap: handshake refused: cannot install the verify store: %s", ssl_err(e, sizeof e));
+    c->stats.handshakes_refused++;
+    return 0;
+  }
+  return 1;
+}
+
+/* validate_cn_call_back: called per chain depth after OpenSSL's checks
+ * (incl. the CRL) passed. Depth 0 is the device certificate. */
+static int on_validate_cn(const char *cn, const uint8_t *der, size_t der_len, coap_session_t *s, unsigned depth,
+                          int validated, void *arg) {
+  gs_coap *c = arg;
+  char dev[65];
+  (void)cn;
+  if (!validated || !c || c->stopped) return 0;
+  if (depth > 0) return 1; /* the CA: verified against our store */
+  const unsigned char *p = der;
+  X509 *x = d2i_X509(NULL, &p, (long)der_len);
+  int ok = x && cert_device(x, dev);
+  X509_free(x);
+  if (!ok) {
+    gs_warn("coap: handshake from %s refused: certificate CN is not a device id", peer_str(s));
+    c->stats.handshakes_refused++;
+    return 0;
+  }
+  int en = device_enabled(c, dev);
+  if (en != 1) {
+    gs_warn("coap: handshake from %s refused: device %s is %s", peer_str(s), dev,
+            en == 0 ? "not registered or disabled" : "unknown (store error)");
+    c->stats.handshakes_refused++;
+    return 0;
+  }
+  if (c->stats.sessions > (unsigned)c->cfg.coap_max_sessions) {
+    gs_warn("coap: handshake from %s (%s) refused: %u sessions, max_sessions is %d", peer_str(s), dev,
+            c->stats.sessions, c->cfg.coap_max_sessions);
+    c->stats.handshakes_refused++;
+    return 0;
+  }
+  gs_debug("coap: device %s authenticated from %s", dev, peer_str(s));
+  return 1;
+}
+
+static int on_event(coap_session_t *s, const coap_event_t ev) {
+  gs_coap *c = coap_get_app_data(coap_session_get_context(s));
+  if (!c) return 0;
+  switch (ev) {
+  case COAP_EVENT_SERVER_SESSION_NEW: c->stats.sessions++; break;
+  case COAP_EVENT_SERVER_SESSION_DEL:
+    if (c->stats.sessions) c->stats.sessions--;
+    break;
+  case COAP_EVENT_DTLS_ERROR: gs_info("coap: DTLS error with %s; session dropped", peer_str(s)); break;
+  default: break;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* request handling                                                          */
+
+static void release_buf(coap_session_t *s, void *p) {
+  (void)s;
+  gs_free(p);
+}
+
+/* Sets an error response with a small JSON diagnostic. */
+static void refuse(gs_coap *c, coap_pdu_t *resp, int code, const char *error) {
+  uint8_t buf[4];
+  char body[128];
+  int n = snprintf(body, sizeof body, "{\"v\":1,\"error\":\"%s\"}", error);
+  coap_pdu_set_code(resp, (coap_pdu_code_t)COAP_RESPONSE_CODE(code));
+  coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
+                  coap_encode_var_safe(buf, sizeof buf, COAP_MEDIATYPE_APPLICATION_JSON), buf);
+  if (code == 503)
+    coap_add_option(resp, COAP_OPTION_MAXAGE, coap_encode_var_safe(buf, sizeof buf, RETRY_AFTER_S), buf);
+  coap_add_data(resp, (size_t)n, (const uint8_t *)body);
+  c->stats.refused++;
+}
+
+static int opt_uint(const coap_pdu_t *pdu, coap_option_num_t num, unsigned *v) {
+  coap_opt_iterator_t it;
+  coap_opt_t *o = coap_check_option(pdu, num, &it);
+  if (!o) return 0;
+  *v = coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
+  return 1;
+}
+
+/* Checks common to every request. Returns 1 and fills dev when the handler
+ * may go on; otherwise the response is set and 0 is returned. */
+static int prologue(gs_coap *c, coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp, const char *what,
+                    int with_body, char dev[65]) {
+  coap_opt_iterator_t it;
+  unsigned v;
+  /* We are no proxy (CVE-2023-30362 analysis in docs/COAP.md). */
+  if (coap_check_option(req, COAP_OPTION_PROXY_URI, &it) || coap_check_option(req, COAP_OPTION_PROXY_SCHEME, &it) ||
+      coap_check_option(req, COAP_OPTION_HOP_LIMIT, &it)) {
+    gs_warn("coap: %s from %s refused: proxy option (Proxy-Uri/Proxy-Scheme/Hop-Limit) on a non-proxy", what,
+            peer_str(s));
+    refuse(c, resp, 505, "proxying_not_supported");
+    return 0;
+  }
+  coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+  SSL *ssl = coap_session_get_tls(s, &lib);
+  X509 *peer = (ssl && lib == COAP_TLS_LIBRARY_OPENSSL) ? SSL_get0_peer_certificate(ssl) : NULL;
+  if (!peer || SSL_get_verify_result(ssl) != X509_V_OK || !cert_device(peer, dev)) {
+    gs_warn("coap: %s from %s refused: no verified device certificate", what, peer_str(s));
+    refuse(c, resp, 401, "unknown_device");
+    return 0;
+  }
+  if (!c->verify_store || cert_revoked(c, peer)) {
+    gs_warn("coap: %s from %s (%s) refused: certificate revoked or no valid CRL", what, dev, peer_str(s));
+    refuse(c, resp, 403, "unknown_device");
+    return 0;
+  }
+  int en = device_enabled(c, dev);
+  if (en < 0) {
+    refuse(c, resp, 503, "busy");
+    c->stats.transient++;
+    return 0;
+  }
+  if (!en) {
+    gs_warn("coap: %s from %s refused: device %s not registered or disabled", what, peer_str(s), dev);
+    refuse(c, resp, 403, "unknown_device");
+    return 0;
+  }
+  if (opt_uint(req, COAP_OPTION_ACCEPT, &v) && v != COAP_MEDIATYPE_APPLICATION_JSON) {
+    refuse(c, resp, 406, "bad_request");
+    return 0;
+  }
+  if (with_body) {
+    if (!opt_uint(req, COAP_OPTION_CONTENT_FORMAT, &v) || v != COAP_MEDIATYPE_APPLICATION_JSON) {
+      gs_info("coap: %s from %s refused: Content-Format must be 50 (application/json)", what, dev);
+      refuse(c, resp, 415, "bad_request");
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* The whole request body (COAP_BLOCK_SINGLE_BODY: libcoap reassembled
+ * Block1). Returns 0 and sets 4.13 when it is over max_body_bytes. */
+static int body(gs_coap *c, coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp, const char *what,
+                const char *dev, const uint8_t **data, size_t *len) {
+  size_t off = 0, total = 0;
+  *data = NULL;
+  *len = 0;
+  if (!coap_get_data_large(req, len, data, &off, &total)) {
+    *data = (const uint8_t *)"";
+    *len = total = 0;
+  }
+  if (total > (size_t)c->cfg.coap_max_body_bytes || *len > (size_t)c->cfg.coap_max_body_bytes) {
+    gs_warn("coap: %s from %s (%s) refused: body of %zu bytes is over max_body_bytes %lld", what, dev, peer_str(s),
+            total > *len ? total : *len, (long long)c->cfg.coap_max_body_bytes);
+    refuse(c, resp, 413, "too_large");
+    return 0;
+  }
+  if (off != 0 || *len != total) {
+    /* cannot happen with COAP_BLOCK_SINGLE_BODY; never apply a fragment */
+    gs_error("coap: %s from %s: got a body fragment (%zu+%zu of %zu); refused", what, dev, off, *len, total);
+    refuse(c, resp, 408, "bad_request");
+    return 0;
+  }
+  return 1;
+}
+
+/* Sends buf (stolen) as the response body, Block2 when it does not fit. */
+static void respond(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, const coap_string_t *q,
+                    coap_pdu_t *resp, int code, gs_buf *buf) {
+  size_t n = buf->len;
+  char *data = gs_buf_steal(buf);
+  coap_pdu_set_code(resp, (coap_pdu_code_t)COAP_RESPONSE_CODE(code));
+  if (!data || !coap_add_data_large_response(r, s, req, resp, q, COAP_MEDIATYPE_APPLICATION_JSON, -1, 0, n,
+                                             (const uint8_t *)data, release_buf, data)) {
+    /* libcoap releases data itself only on success */
+    gs_free(data);
+    gs_error("coap: cannot attach a %zu-byte response for %s", n, peer_str(s));
+    coap_pdu_set_code(resp, (coap_pdu_code_t)COAP_RESPONSE_CODE(500));
+  }
+}
+
+static void hnd_up(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, const coap_string_t *q,
+                   coap_pdu_t *resp) {
+  gs_coap *c = coap_resource_get_userdata(r);
+  char dev[65];
+  const uint8_t *data;
+  size_t len;
+  if (!prologue(c, s, req, resp, "POST /v1/up", 1, dev)) return;
+  if (!body(c, s, req, resp, "POST /v1/up", dev, &data, &len)) return;
+  gs_buf ack = GS_BUF_INIT;
+  int rc = gs_engine_apply(c->engine, dev, (const char *)data, len, &ack);
+  gs_debug("coap: POST /v1/up from %s (%s) mid %d, %zu bytes: %s", dev, peer_str(s), coap_pdu_get_mid(req), len,
+           rc == GS_OK ? "committed" : gs_strerror(rc));
+  if (rc != GS_OK) {
+    gs_warn("coap: batch from %s not committed: %s; answered 5.03, the device retries", dev, gs_strerror(rc));
+    gs_buf_free(&ack);
+    refuse(c, resp, 503, gs_errname(rc));
+    c->stats.transient++;
+    return;
+  }
+  c->stats.ups++;
+  respond(r, s, req, q, resp, 204, &ack);
+}
+
+static void hnd_pull(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, const coap_string_t *q,
+                     coap_pdu_t *resp) {
+  gs_coap *c = coap_resource_get_userdata(r);
+  char dev[65];
+  const uint8_t *data;
+  size_t len;
+  if (!prologue(c, s, req, resp, "POST /v1/pull", 1, dev)) return;
+  if (!body(c, s, req, resp, "POST /v1/pull", dev, &data, &len)) return;
+  gs_buf page = GS_BUF_INIT;
+  int rc = gs_engine_pull(c->engine, dev, (const char *)data, len, &page);
+  if (rc != GS_OK) {
+    gs_warn("coap: pull from %s failed: %s; answered 5.03, the device retries", dev, gs_strerror(rc));
+    gs_buf_free(&page);
+    refuse(c, resp, 503, gs_errname(rc));
+    c->stats.transient++;
+    return;
+  }
+  c->stats.pulls++;
+  respond(r, s, req, q, resp, 205, &page);
+}
+
+static void hnd_status(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, const coap_string_t *q,
+                       coap_pdu_t *resp) {
+  status_doc *d = coap_resource_get_userdata(r);
+  gs_coap *c = coap_get_app_data(coap_session_get_context(s));
+  char dev[65];
+  if (!c || !d) {
+    coap_pdu_set_code(resp, (coap_pdu_code_t)COAP_RESPONSE_CODE(404));
+    return;
+  }
+  if (!prologue(c, s, req, resp, "GET /v1/status", 0, dev)) return;
+  gs_buf b = GS_BUF_INIT;
+  if (gs_buf_append(&b, d->json, d->len) != GS_OK) {
+    refuse(c, resp, 503, "nomem");
+    c->stats.transient++;
+    return;
+  }
+  c->stats.status_gets++;
+  respond(r, s, req, q, resp, 205, &b);
+}
+
+/* ------------------------------------------------------------------------ */
+/* loop integration                                                          */
+
+static void run_coap(gs_coap *c) {
+  if (c->stopped || !c->ctx) return;
+  if (coap_io_process(c->ctx, COAP_IO_NO_WAIT) < 0)
+    gs_error("coap: libcoap I/O processing failed (%s); continuing", strerror(errno));
+}
+
+static void on_io(void *ctx, int fd, short re) {
+  (void)fd, (void)re;
+  run_coap(ctx);
+}
+
+static int64_t on_prepare(void *ctx) {
+  gs_coap *c = ctx;
+  if (c->kick && !c->stopped) {
+    c->kick = 0;
+    run_coap(c); /* sends pending Observe notifications */
+  }
+  return -1;
+}
+
+static void on_timer(void *ctx) {
+  gs_coap *c = ctx;
+  if (c->stopped) return;
+  run_coap(c); /* session timeouts, in case no fd event came */
+  int64_t now = gs_mono_ms();
+  if (now >= c->next_crl_check) {
+    c->next_crl_check = now + CRL_CHECK_MS;
+    check_crl(c, 0);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* setup                                                                     */
+
+/* Fail closed at start: libcoap reads certificate and key only at the first
+ * handshake, so check them here. */
+static int check_own_cert(gs_coap *c, char *err, size_t errlen) {
+  char e[256];
+  int rc = GS_ETLS;
+  SSL_CTX *ctx = SSL_CTX_new(DTLS_server_method());
+  if (!ctx) {
+    snprintf(err, errlen, "coap: out of memory creating a DTLS context");
+    return GS_ENOMEM;
+  }
+  if (SSL_CTX_use_certificate_chain_file(ctx, c->cfg.coap_certfile) != 1)
+    snprintf(err, errlen, "coap: cannot load certificate '%s': %s", c->cfg.coap_certfile, ssl_err(e, sizeof e));
+  else if (SSL_CTX_use_PrivateKey_file(ctx, c->cfg.coap_keyfile, SSL_FILETYPE_PEM) != 1)
+    snprintf(err, errlen, "coap: cannot load key '%s': %s", c->cfg.coap_keyfile, ssl_err(e, sizeof e));
+  else if (SSL_CTX_check_private_key(ctx) != 1)
+    snprintf(err, errlen, "coap: key '%s' does not match certificate '%s'", c->cfg.coap_keyfile,
+             c->cfg.coap_certfile);
+  else rc = GS_OK;
+  SSL_CTX_free(ctx);
+  return rc;
+}
+
+static int bind_address(const char *host, int port, coap_address_t *a) {
+  struct addrinfo hints, *res = NULL;
+  char ps[16];
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+  snprintf(ps, sizeof ps, "%d", port);
+  if (getaddrinfo(host, ps, &hints, &res) != 0 || !res) return GS_ECONFIG;
+  coap_address_init(a);
+  a->size = (socklen_t)res->ai_addrlen;
+  memcpy(&a->addr, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  return GS_OK;
+}
+
+static coap_resource_t *add_resource(gs_coap *c, const char *path, coap_request_t method,
+                                     coap_method_handler_t h, void *userdata) {
+  coap_str_const_t *p = coap_new_str_const((const uint8_t *)path, strlen(path));
+  coap_resource_t *r = p ? coap_resource_init(p, COAP_RESOURCE_FLAGS_RELEASE_URI) : NULL;
+  if (!r) {
+    coap_delete_str_const(p);
+    return NULL;
+  }
+  coap_register_request_handler(r, method, h);
+  coap_resource_set_userdata(r, userdata);
+  coap_add_resource(c->ctx, r);
+  return r;
+}
+
+int gs_coap_new(gs_coap **out, gs_loop *loop, gs_engine *engine, const gs_config *cfg, char *err, size_t errlen) {
+  int rc = GS_ENOMEM;
+  coap_address_t addr;
+  coap_dtls_pki_t pki;
+  *out = NULL;
+  gs_coap *c = gs_calloc(1, sizeof *c);
+  if (!c) {
+    snprintf(err, errlen, "coap: out of memory");
+    return GS_ENOMEM;
+  }
+  c->loop = loop;
+  c->engine = engine;
+  c->cfg = *cfg;
+  c->fd = -1;
+  coap_startup();
+  coap_set_log_handler(coap_log_to_gs);
+  set_coap_log_level();
+  if (!coap_dtls_is_supported()) {
+    snprintf(err, errlen, "coap: this libcoap has no DTLS support (install libcoap3 with openssl)");
+    rc = GS_ETLS;
+    goto fail;
+  }
+  if (!c->cfg.coap_cafile[0] || !c->cfg.coap_certfile[0] || !c->cfg.coap_keyfile[0]) {
+    snprintf(err, errlen, "coap: [coap] cafile, certfile and keyfile must all be set");
+    rc = GS_ECONFIG;
+    goto fail;
+  }
+  if ((rc = check_own_cert(c, err, errlen)) != GS_OK) goto fail;
+  if ((rc = load_trust(c, err, errlen)) != GS_OK) goto fail;
+  struct stat sb;
+  if (crl_stat(c, &sb) == 0) remember_crl_stat(c, &sb);
+  if (bind_address(c->cfg.coap_bind, c->cfg.coap_port, &addr) != GS_OK) {
+    snprintf(err, errlen, "coap: [coap] bind '%s' is not a numeric IPv4/IPv6 address", c->cfg.coap_bind);
+    rc = GS_ECONFIG;
+    goto fail;
+  }
+  rc = GS_ENOMEM;
+  if (!(c->ctx = coap_new_context(NULL))) {
+    snprintf(err, errlen, "coap: cannot create the libcoap context");
+    goto fail;
+  }
+  coap_set_app_data(c->ctx, c);
+  coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+  coap_context_set_session_timeout(c->ctx, (unsigned)c->cfg.coap_idle_timeout_s);
+  coap_context_set_max_handshake_sessions(c->ctx, (unsigned)c->cfg.coap_max_sessions);
+  coap_register_event_handler(c->ctx, on_event);
+
+  memset(&pki, 0, sizeof pki);
+  pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+  pki.verify_peer_cert = 1;      /* client certificate required */
+  pki.check_common_ca = 1;       /* ... issued by our CA (libcoap also sends the CA list) */
+  pki.allow_self_signed = 0;
+  pki.allow_expired_certs = 0;
+  pki.cert_chain_validation = 1;
+  pki.cert_chain_verify_depth = CHAIN_DEPTH;
+  pki.check_cert_revocation = 1; /* X509_V_FLAG_CRL_CHECK; the CRL comes from on_tls_setup */
+  pki.allow_no_crl = 0;          /* fail closed */
+  pki.allow_expired_crl = 0;
+  pki.allow_bad_md_hash = 0;
+  pki.allow_short_rsa_length = 0;
+  pki.validate_cn_call_back = on_validate_cn;
+  pki.cn_call_back_arg = c;
+  pki.additional_tls_setup_call_back = on_tls_setup;
+  pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+  pki.pki_key.key.pem.ca_file = c->cfg.coap_cafile;
+  pki.pki_key.key.pem.public_cert = c->cfg.coap_certfile;
+  pki.pki_key.key.pem.private_key = c->cfg.coap_keyfile;
+  if (!coap_context_set_pki(c->ctx, &pki)) {
+    snprintf(err, errlen, "coap: libcoap refused the PKI setup (certificate %s, key %s, CA %s)", c->cfg.coap_certfile,
+             c->cfg.coap_keyfile, c->cfg.coap_cafile);
+    rc = GS_ETLS;
+    goto fail;
+  }
+  if (!coap_new_endpoint(c->ctx, &addr, COAP_PROTO_DTLS)) {
+    snprintf(err, errlen, "coap: cannot listen on udp %s:%d (coaps): see the libcoap message above",
+             c->cfg.coap_bind, c->cfg.coap_port);
+    rc = GS_ENET;
+    goto fail;
+  }
+  if (!add_resource(c, "v1/up", COAP_REQUEST_POST, hnd_up, c) ||
+      !add_resource(c, "v1/pull", COAP_REQUEST_POST, hnd_pull, c)) {
+    snprintf(err, errlen, "coap: out of memory adding resources");
+    goto fail;
+  }
+  c->fd = coap_context_get_coap_fd(c->ctx);
+  if (c->fd < 0) {
+    snprintf(err, errlen, "coap: libcoap was built without epoll; cannot join the event loop");
+    rc = GS_EINTERNAL;
+    goto fail;
+  }
+  /* hooks last: they cannot be unregistered */
+  if (gs_loop_fd(loop, c->fd, POLLIN, on_io, c) != GS_OK) {
+    snprintf(err, errlen, "coap: event loop is full");
+    c->fd = -1;
+    goto fail;
+  }
+  if (gs_loop_prepare(loop, on_prepare, c) != GS_OK || gs_loop_timer(loop, 1000, on_timer, c) != GS_OK) {
+    /* the loop keeps pointers to c: leave c allocated but inert */
+    snprintf(err, errlen, "coap: event loop has no free hook slot");
+    gs_loop_fd_del(loop, c->fd);
+    c->stopped = 1;
+    coap_free_context(c->ctx);
+    c->ctx = NULL;
+    return GS_ENOMEM;
+  }
+  c->next_crl_check = gs_mono_ms() + CRL_CHECK_MS;
+  gs_info("coap: listening on coaps://%s:%d (client certificates from %s, CRL %s, max_sessions %d, idle %d s, "
+          "max_body_bytes %lld)",
+          c->cfg.coap_bind, c->cfg.coap_port, c->cfg.coap_cafile, c->cfg.coap_crlfile, c->cfg.coap_max_sessions,
+          c->cfg.coap_idle_timeout_s, (long long)c->cfg.coap_max_body_bytes);
+  *out = c;
+  return GS_OK;
+fail:
+  gs_coap_free(c);
+  return rc;
+}
+
+void gs_coap_reconfigure(gs_coap *c, const gs_config *cfg) {
+  if (!c) return;
+  if (strcmp(cfg->coap_bind, c->cfg.coap_bind) || cfg->coap_port != c->cfg.coap_port ||
+      strcmp(cfg->coap_cafile, c->cfg.coap_cafile) || strcmp(cfg->coap_certfile, c->cfg.coap_certfile) ||
+      strcmp(cfg->coap_keyfile, c->cfg.coap_keyfile) || strcmp(cfg->coap_crlfile, c->cfg.coap_crlfile) ||
+      cfg->coap_enabled != c->cfg.coap_enabled)
+    gs_warn("coap: [coap] enabled, bind, port and file paths take effect after a restart");
+  c->cfg.coap_max_body_bytes = cfg->coap_max_body_bytes;
+  c->cfg.coap_max_sessions = cfg->coap_max_sessions;
+  c->cfg.coap_idle_timeout_s = cfg->coap_idle_timeout_s;
+  if (c->ctx) {
+    coap_context_set_session_timeout(c->ctx, (unsigned)cfg->coap_idle_timeout_s);
+    coap_context_set_max_handshake_sessions(c->ctx, (unsigned)cfg->coap_max_sessions);
+  }
+  set_coap_log_level();
+  check_crl(c, 0);
+}
+
+static status_doc *find_doc(gs_coap *c, const char *org) {
+  for (size_t i = 0; i < c->ndocs; i++)
+    if (strcmp(c->docs[i]->org, org) == 0) return c->docs[i];
+  return NULL;
+}
+
+void gs_coap_status_changed(struct gs_coap *c, const char *org, const char *json, size_t len) {
+  if (!c || c->stopped || !c->ctx || !org || !json) return;
+  if (!gs_valid_org_id(org)) {
+    gs_warn("coap: status for invalid org id '%.70s' ignored", org);
+    return;
+  }
+  char *copy = gs_malloc(len + 1);
+  if (!copy) goto oom;
+  memcpy(copy, json, len);
+  copy[len] = '\0';
+  status_doc *d = find_doc(c, org);
+  if (d) {
+    gs_free(d->json);
+    d->json = copy;
+    d->len = len;
+    coap_resource_notify_observers(d->res, NULL);
+    c->kick = 1;
+    return;
+  }
+  if (c->ndocs == c->capdocs) {
+    size_t ncap = c->capdocs ? c->capdocs * 2 : 64;
+    status_doc **nd = gs_realloc(c->docs, ncap * sizeof *nd);
+    if (!nd) goto oom_copy;
+    c->docs = nd;
+    c->capdocs = ncap;
+  }
+  if (!(d = gs_calloc(1, sizeof *d))) goto oom_copy;
+  snprintf(d->org, sizeof d->org, "%s", org);
+  d->json = copy;
+  d->len = len;
+  char path[96];
+  snprintf(path, sizeof path, "v1/status/%s", org);
+  if (!(d->res = add_resource(c, path, COAP_REQUEST_GET, hnd_status, d))) {
+    gs_free(d);
+    goto oom_copy;
+  }
+  coap_resource_set_get_observable(d->res, 1);
+  c->docs[c->ndocs++] = d;
+  return;
+oom_copy:
+  gs_free(copy);
+oom:
+  gs_error("coap: out of memory keeping the status of %s; GET /v1/status/%s serves the previous one", org, org);
+}
+
+gs_coap_stats gs_coap_get_stats(const gs_coap *c) {
+  gs_coap_stats s;
+  memset(&s, 0, sizeof s);
+  return c ? c->stats : s;
+}
+
+void gs_coap_free(gs_coap *c) {
+  if (!c) return;
+  c->stopped = 1;
+  if (c->fd >= 0) gs_loop_fd_del(c->loop, c->fd);
+  c->fd = -1;
+  if (c->ctx) {
+    gs_info("coap: stopping after %lu batches, %lu pulls, %lu status reads, %lu refused requests, %lu refused "
+            "handshakes",
+            c->stats.ups, c->stats.pulls, c->stats.status_gets, c->stats.refused, c->stats.handshakes_refused);
+    coap_free_context(c->ctx); /* resources (and their URIs) go with it */
+  }
+  c->ctx = NULL;
+  for (size_t i = 0; i < c->ndocs; i++) {
+    gs_free(c->docs[i]->json);
+    gs_free(c->docs[i]);
+  }
+  gs_free(c->docs);
+  X509_STORE_free(c->verify_store);
+  sk_X509_CRL_pop_free(c->crls, X509_CRL_free);
+  /* The loop may still hold c in its prepare/timer hooks (they cannot be
+   * removed), so gs_coap_free() must only run after gs_loop_run() returned. */
+  gs_free(c);
+}

@@ -1,0 +1,155 @@
+/* gs-collector: the sync server daemon. One event loop owns the transports
+ * (MQTT, optionally CoAP) and the store. See docs/CONFIG.md. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "gs_config.h"
+#include "gs_daemon.h"
+#include "gs_engine.h"
+#include "gs_error.h"
+#include "gs_log.h"
+#include "gs_loop.h"
+#include "gs_mqtt.h"
+
+typedef struct app {
+  const char *config_path;
+  gs_config cfg;
+  gs_loop *loop;
+  gs_engine *engine;
+  gs_mqtt *mqtt;
+  gs_daemon_ext ext; /* optional modules: status, CoAP */
+  int sfd;
+} app;
+
+static void engine_config(const gs_config *c, gs_engine_config *ec) {
+  gs_engine_config_defaults(ec);
+  ec->db_path = c->db;
+  ec->synchronous = c->synchronous;
+  ec->max_skew_ms = c->max_skew_s * 1000;
+  ec->max_batch_bytes = (size_t)c->max_batch_bytes;
+  ec->max_changes = (int)c->max_changes;
+  ec->max_field_bytes = (size_t)c->max_field_bytes;
+  ec->pull_limit_default = (int)c->pull_limit_default;
+  ec->pull_limit_max = (int)c->pull_limit_max;
+  ec->checkpoint_interval_ms = c->checkpoint_ms;
+}
+
+static void on_signal(void *ctx, int fd, short re) {
+  app *a = ctx;
+  struct signalfd_siginfo si;
+  (void)re;
+  while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+    if (si.ssi_signo == SIGHUP) {
+      gs_config nc = a->cfg;
+      gs_config_defaults(&nc);
+      char err[512];
+      if (gs_config_load(a->config_path, &nc, err, sizeof err)) {
+        gs_error("config: reload refused, keeping the running configuration: %s", err);
+        continue;
+      }
+      if (strcmp(nc.db, a->cfg.db) || nc.synchronous != a->cfg.synchronous)
+        gs_warn("config: [store] changes take effect after a restart");
+      gs_log_set_level(nc.log_level);
+      gs_engine_config ec;
+      engine_config(&nc, &ec);
+      gs_engine_set_limits(a->engine, &ec);
+      gs_mqtt_reconfigure(a->mqtt, &nc);
+      gs_daemon_ext_reconfigure(&a->ext, &nc);
+      a->cfg = nc;
+      gs_info("config: reloaded %s", a->config_path);
+    } else {
+      gs_info("collector: %s received; finishing the batch in hand and stopping",
+              si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      gs_loop_stop(a->loop);
+    }
+  }
+}
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: gs-collector -c CONFIG [--check]\n"
+             "  -c CONFIG   configuration file (INI; keys in docs/CONFIG.md)\n"
+             "  --check     validate the configuration and the store, then exit\n");
+}
+
+int main(int argc, char **argv) {
+  app a;
+  memset(&a, 0, sizeof a);
+  a.sfd = -1;
+  int check = 0, rc = 1;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) a.config_path = argv[++i];
+    else if (strcmp(argv[i], "--check") == 0) check = 1;
+    else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      usage(stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "gs-collector: unknown argument '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (!a.config_path) {
+    usage(stderr);
+    return 2;
+  }
+  gs_config_defaults(&a.cfg);
+  char err[512];
+  if (gs_config_load(a.config_path, &a.cfg, err, sizeof err)) {
+    fprintf(stderr, "gs-collector: %s\n", err);
+    return 2;
+  }
+  gs_log_init("gs-collector", a.cfg.log_level);
+  gs_engine_config ec;
+  engine_config(&a.cfg, &ec);
+  if (gs_engine_open(&a.engine, &ec, err, sizeof err)) {
+    gs_error("store: %s", err);
+    return 1;
+  }
+  if (check) {
+    printf("gs-collector: configuration %s and store %s are fine\n", a.config_path, a.cfg.db);
+    gs_engine_close(a.engine);
+    return 0;
+  }
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  a.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  a.loop = gs_loop_new();
+  if (a.sfd < 0 || !a.loop || gs_loop_fd(a.loop, a.sfd, POLLIN, on_signal, &a)) {
+    gs_error("collector: cannot set up the event loop: %s", strerror(errno));
+    goto out;
+  }
+  if (gs_mqtt_new(&a.mqtt, a.loop, a.engine, &a.cfg, err, sizeof err)) {
+    gs_error("%s", err);
+    goto out;
+  }
+  if (gs_daemon_ext_start(&a.ext, a.loop, a.engine, a.mqtt, &a.cfg, err, sizeof err)) {
+    gs_error("%s", err);
+    goto out;
+  }
+  gs_info("collector: running (store %s, broker %s:%d)", a.cfg.db, a.cfg.mqtt_host, a.cfg.mqtt_port);
+  gs_loop_run(a.loop);
+  rc = 0;
+out:
+  gs_daemon_ext_stop(&a.ext);
+  if (a.mqtt) {
+    gs_mqtt_stats s = gs_mqtt_get_stats(a.mqtt);
+    gs_info("collector: stopping after %lu batches in %lu transactions, %lu pulls, %lu acks", s.batches, s.groups,
+            s.pulls, s.acks);
+  }
+  gs_mqtt_free(a.mqtt, 2000);
+  gs_engine_close(a.engine);
+  gs_loop_free(a.loop);
+  if (a.sfd >= 0) close(a.sfd);
+  return rc;
+}

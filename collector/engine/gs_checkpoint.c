@@ -1,0 +1,103 @@
+#include "gs_checkpoint.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <time.h>
+
+#include "gs_error.h"
+#include "gs_log.h"
+#include "gs_mem.h"
+
+/* WAL frames (pages) past which the WAL is restarted: 8192 x 4 KiB = 32 MiB */
+#define RESTART_FRAMES 8192
+
+struct gs_checkpointer {
+  sqlite3 *db;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int stop;
+  int interval_ms;
+};
+
+static void *run(void *arg) {
+  gs_checkpointer *c = arg;
+  pthread_mutex_lock(&c->mu);
+  while (!c->stop) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += c->interval_ms / 1000;
+    until.tv_nsec += (long)(c->interval_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    int w = 0;
+    while (!c->stop && w != ETIMEDOUT) w = pthread_cond_timedwait(&c->cv, &c->mu, &until);
+    if (c->stop) break;
+    pthread_mutex_unlock(&c->mu);
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    /* Under continuous writes a PASSIVE checkpoint never lets the writer
+     * restart the WAL from its beginning (it always starts with frames not yet
+     * copied), so the file would grow without bound. Past the threshold, a
+     * RESTART waits for the current transaction, copies the few frames left
+     * and makes the next writer start the WAL over: a short pause instead of
+     * the long one an automatic checkpoint puts inside a COMMIT. */
+    if (rc == SQLITE_OK && log > RESTART_FRAMES)
+      rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
+    gs_debug("store: checkpoint rc=%d wal=%d done=%d", rc, log, done);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+      gs_warn("store: background checkpoint failed: %s (code %d); retrying next interval", sqlite3_errmsg(c->db), rc);
+    pthread_mutex_lock(&c->mu);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+int gs_checkpointer_start(gs_checkpointer **out, const char *path, int interval_ms) {
+  gs_checkpointer *c = gs_calloc(1, sizeof *c);
+  if (!c) return GS_ENOMEM;
+  c->interval_ms = interval_ms > 0 ? interval_ms : 1000;
+  /* its own connection, used by its own thread only */
+  if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    gs_error("store: %s: cannot open a checkpoint connection: %s", path, c->db ? sqlite3_errmsg(c->db) : "?");
+    sqlite3_close(c->db);
+    gs_free(c);
+    return GS_EIO;
+  }
+  sqlite3_busy_timeout(c->db, 1000);
+  /* a new connection learns that the database is in WAL mode only when it
+   * first reads it; until then checkpoints do nothing (log = -1) */
+  if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
+    gs_error("store: %s: checkpoint connection: %s", path, sqlite3_errmsg(c->db));
+    sqlite3_close(c->db);
+    gs_free(c);
+    return GS_EIO;
+  }
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->cv, NULL);
+  if (pthread_create(&c->thread, NULL, run, c) != 0) {
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    sqlite3_close(c->db);
+    gs_free(c);
+    return GS_EINTERNAL;
+  }
+  *out = c;
+  return GS_OK;
+}
+
+void gs_checkpointer_stop(gs_checkpointer *c) {
+  if (!c) return;
+  pthread_mutex_lock(&c->mu);
+  c->stop = 1;
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  pthread_join(c->thread, NULL);
+  pthread_cond_destroy(&c->cv);
+  pthread_mutex_destroy(&c->mu);
+  sqlite3_close(c->db);
+  gs_free(c);
+}

@@ -1,0 +1,1002 @@
+/* gs_engine.c - applies change batches and answers pulls (DESIGN.md 3-4).
+ *
+ * Per change: idempotency by id (digest of the canonical change), validation
+ * against the schema, authorisation by grid, clock-skew clamping, per-field
+ * last-writer-wins merge ordered by (hlc, device), conflict detection from the
+ * changes' own versions and bases, and the device's seq watermark. All of a
+ * batch (or of a group of batches) is one transaction; the ack is built only
+ * for the caller to publish after the commit.
+ */
+#include "gs_engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <mbedtls/sha256.h>
+
+#include "gs_checkpoint.h"
+#include "gs_error.h"
+#include "gs_hlc.h"
+#include "gs_json.h"
+#include "gs_log.h"
+#include "gs_mem.h"
+#include "gs_schema.h"
+#include "gs_store.h"
+#include "gs_util.h"
+
+enum {
+  ST_CHANGE_GET, ST_CHANGE_PUT, ST_CHANGE_BODY, ST_ENT_GET, ST_ENT_INS, ST_ENT_UPD, ST_DEV_GET, ST_DEV_UPD,
+  ST_DEV_GRID, ST_SEQ_INS, ST_SEQ_DEL, ST_META_SET, ST_CONFLICT_INS, ST_SKEW_INS, ST_PULL, ST_COUNT_
+};
+
+static const char *const stmt_sql[ST_COUNT_] = {
+    [ST_CHANGE_GET] = "SELECT digest, status, detail FROM change WHERE id=?1",
+    [ST_CHANGE_PUT] = "INSERT INTO change(id,device,seq,type,entity,hlc_ms,hlc_c,clamped,digest,status,detail,"
+                      "received_ms,body) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+    [ST_CHANGE_BODY] = "SELECT body FROM change WHERE id=?1",
+    [ST_ENT_GET] = "SELECT rowid, grid, rev, fields, ver, hist FROM entity WHERE type=?1 AND id=?2",
+    [ST_ENT_INS] = "INSERT INTO entity(type,id,grid,rev,fields,ver,hist) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [ST_ENT_UPD] = "UPDATE entity SET grid=?1, rev=?2, fields=?3, ver=?4, hist=?5 WHERE rowid=?6",
+    [ST_DEV_GET] = "SELECT enabled, acked_seq FROM device WHERE id=?1",
+    [ST_DEV_UPD] = "UPDATE device SET acked_seq=?2, last_seen_ms=?3 WHERE id=?1",
+    [ST_DEV_GRID] = "SELECT 1 FROM device_grid WHERE device=?1 AND grid=?2",
+    [ST_SEQ_INS] = "INSERT OR IGNORE INTO device_seq(device, seq) VALUES(?1, ?2)",
+    [ST_SEQ_DEL] = "DELETE FROM device_seq WHERE device=?1 AND seq=?2",
+    [ST_META_SET] = "UPDATE meta SET value=?2 WHERE key=?1",
+    [ST_CONFLICT_INS] = "INSERT OR IGNORE INTO conflict(type,entity,field,a_change,a_device,a_ver,a_value,"
+                        "b_change,b_device,b_ver,b_value,winner,logged_ms) "
+                        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+    [ST_SKEW_INS] = "INSERT INTO skew_log(change,device,hlc_ms,server_ms,logged_ms) VALUES(?1,?2,?3,?4,?5)",
+    [ST_PULL] = "SELECT type, id, rev, fields, ver FROM entity "
+                "WHERE grid IN (SELECT grid FROM device_grid WHERE device=?1) AND rev>?2 ORDER BY rev LIMIT ?3",
+};
+
+struct gs_engine {
+  sqlite3 *db;
+  gs_schema *schema;
+  gs_engine_config cfg;
+  gs_hlc hlc;
+  int64_t rev;
+  sqlite3_stmt *st[ST_COUNT_];
+  gs_engine_hooks hooks;
+  gs_checkpointer *ckpt;
+  /* scratch buffers reused across writes (capacity kept, no malloc per write) */
+  gs_buf sf, sv, sh, sx;
+};
+
+/* Per-batch accounting, turned into the ack. */
+typedef struct batch_ctx {
+  const char *device;
+  int64_t now;
+  int64_t acked_seq;
+  int applied, duplicates;
+  gs_buf rejected;  /* JSON array members */
+  gs_buf conflicts; /* JSON array members */
+  int nrejected, nconflicts;
+} batch_ctx;
+
+/* One validated change. */
+typedef struct change {
+  const cJSON *json;
+  const char *id;
+  int64_t seq;
+  const char *type;
+  const gs_type_def *tdef;
+  const char *entity;
+  gs_ver ver;
+  const cJSON *base;
+  const cJSON *set;
+  int clamped;
+  unsigned char digest[32];
+  gs_buf canon; /* canonical text of json: digested once, stored as the body */
+} change;
+
+static int64_t now_ms(const gs_engine *e) { return e->cfg.clock ? e->cfg.clock(e->cfg.clock_ctx) : gs_now_ms(); }
+
+void gs_engine_config_defaults(gs_engine_config *c) {
+  memset(c, 0, sizeof *c);
+  c->synchronous = 2;
+  c->max_skew_ms = 5 * 60 * 1000;
+  c->max_batch_bytes = 1048576;
+  c->max_changes = 1000;
+  c->max_field_bytes = 16384;
+  c->pull_limit_default = 500;
+  c->pull_limit_max = 2000;
+}
+
+sqlite3 *gs_engine_db(gs_engine *e) { return e->db; }
+int64_t gs_engine_rev(const gs_engine *e) { return e->rev; }
+
+void gs_engine_set_hooks(gs_engine *e, const gs_engine_hooks *h) {
+  if (h) e->hooks = *h;
+  else memset(&e->hooks, 0, sizeof e->hooks);
+}
+
+static int64_t meta_get(sqlite3 *db, const char *key) {
+  sqlite3_stmt *st = NULL;
+  int64_t v = 0;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key=?1", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  return v;
+}
+
+int gs_engine_open(gs_engine **out, const gs_engine_config *cfg, char *err, size_t errlen) {
+  int rc;
+  /* cJSON allocates through the project's wrapper, so OOM paths are testable. */
+  static cJSON_Hooks hooks = {gs_malloc, gs_free};
+  cJSON_InitHooks(&hooks);
+  gs_engine *e = gs_calloc(1, sizeof *e);
+  if (!e) return GS_ENOMEM;
+  e->cfg = *cfg;
+  if ((rc = gs_schema_load_builtin(&e->schema, err, errlen))) goto fail;
+  if ((rc = gs_store_open(cfg->db_path, cfg->synchronous, &e->db, err, errlen))) goto fail;
+  for (int i = 0; i < ST_COUNT_; i++) {
+    int src = sqlite3_prepare_v3(e->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &e->st[i], NULL);
+    if (src != SQLITE_OK) {
+      snprintf(err, errlen, "%s: cannot prepare statement %d: %s", cfg->db_path, i, sqlite3_errmsg(e->db));
+      rc = gs_store_err(src);
+      goto fail;
+    }
+  }
+  if (cfg->checkpoint_interval_ms > 0) {
+    if ((rc = gs_store_exec(e->db, "PRAGMA wal_autocheckpoint=0"))) goto fail;
+    if ((rc = gs_checkpointer_start(&e->ckpt, cfg->db_path, cfg->checkpoint_interval_ms))) {
+      snprintf(err, errlen, "%s: cannot start the background checkpointer: %s", cfg->db_path, gs_strerror(rc));
+      goto fail;
+    }
+  }
+  e->rev = meta_get(e->db, "rev");
+  e->hlc.ms = meta_get(e->db, "hlc_ms");
+  e->hlc.c = (int32_t)meta_get(e->db, "hlc_c");
+  *out = e;
+  return GS_OK;
+fail:
+  gs_engine_close(e);
+  return rc;
+}
+
+void gs_engine_set_limits(gs_engine *e, const gs_engine_config *c) {
+  e->cfg.max_skew_ms = c->max_skew_ms;
+  e->cfg.max_batch_bytes = c->max_batch_bytes;
+  e->cfg.max_changes = c->max_changes;
+  e->cfg.max_field_bytes = c->max_field_bytes;
+  e->cfg.pull_limit_default = c->pull_limit_default;
+  e->cfg.pull_limit_max = c->pull_limit_max;
+}
+
+void gs_engine_close(gs_engine *e) {
+  if (!e) return;
+  gs_checkpointer_stop(e->ckpt);
+  for (int i = 0; i < ST_COUNT_; i++) sqlite3_finalize(e->st[i]);
+  gs_buf_free(&e->sf);
+  gs_buf_free(&e->sv);
+  gs_buf_free(&e->sh);
+  gs_buf_free(&e->sx);
+  gs_store_close(e->db);
+  gs_schema_free(e->schema);
+  gs_free(e);
+}
+
+/* Resets and clears a cached statement. */
+static sqlite3_stmt *stmt(gs_engine *e, int which) {
+  sqlite3_stmt *s = e->st[which];
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return s;
+}
+
+static int step_done(gs_engine *e, sqlite3_stmt *s) {
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+    sqlite3_reset(s);
+    return GS_OK;
+  }
+  gs_error("store: %s failed: %s (code %d)", sqlite3_sql(s), sqlite3_errmsg(e->db), rc);
+  int err = gs_store_err(rc);
+  sqlite3_reset(s);
+  return err == GS_EEXISTS ? GS_EINTERNAL : err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Watermark                                                            */
+
+static int record_seq(gs_engine *e, batch_ctx *b, int64_t seq) {
+  if (seq <= b->acked_seq) return GS_OK;
+  if (seq > b->acked_seq + 1) {
+    sqlite3_stmt *s = stmt(e, ST_SEQ_INS);
+    sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, seq);
+    return step_done(e, s);
+  }
+  b->acked_seq = seq;
+  for (;;) { /* absorb seqs that arrived early */
+    sqlite3_stmt *s = stmt(e, ST_SEQ_DEL);
+    sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, b->acked_seq + 1);
+    int rc = step_done(e, s);
+    if (rc) return rc;
+    if (sqlite3_changes(e->db) == 0) return GS_OK;
+    b->acked_seq++;
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Accounting                                                           */
+
+static int add_rejected(batch_ctx *b, const char *id, int64_t seq, int err, const char *detail) {
+  gs_buf *r = &b->rejected;
+  int rc = gs_buf_puts(r, b->nrejected++ ? ",{\"id\":" : "{\"id\":");
+  if (!rc) rc = id ? gs_buf_json_str(r, id) : gs_buf_puts(r, "null");
+  if (!rc) rc = seq > 0 ? gs_buf_printf(r, ",\"seq\":%lld", (long long)seq) : gs_buf_puts(r, ",\"seq\":null");
+  if (!rc) rc = gs_buf_printf(r, ",\"error\":\"%s\",\"detail\":", gs_errname(err));
+  if (!rc) rc = gs_buf_json_str(r, detail ? detail : gs_strerror(err));
+  return rc ? rc : gs_buf_puts(r, "}");
+}
+
+static int add_conflict_id(batch_ctx *b, const char *id) {
+  if (b->nconflicts++ && gs_buf_puts(&b->conflicts, ",")) return GS_ENOMEM;
+  return gs_buf_json_str(&b->conflicts, id);
+}
+
+static int store_change(gs_engine *e, batch_ctx *b, const change *c, int status, const char *detail) {
+  /* the canonical text decode_change digested is the stored body */
+  const gs_buf *body = &c->canon;
+  int rc;
+  sqlite3_stmt *s = stmt(e, ST_CHANGE_PUT);
+  sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, b->device, -1, SQLITE_STATIC);
+  if (c->seq > 0) sqlite3_bind_int64(s, 3, c->seq);
+  if (c->type) sqlite3_bind_text(s, 4, c->type, -1, SQLITE_STATIC);
+  if (c->entity) sqlite3_bind_text(s, 5, c->entity, -1, SQLITE_STATIC);
+  if (c->ver.present) {
+    sqlite3_bind_int64(s, 6, c->ver.ms);
+    sqlite3_bind_int(s, 7, c->ver.c);
+  }
+  sqlite3_bind_int(s, 8, c->clamped);
+  sqlite3_bind_blob(s, 9, c->digest, 32, SQLITE_STATIC);
+  sqlite3_bind_int(s, 10, status);
+  if (detail) sqlite3_bind_text(s, 11, detail, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 12, b->now);
+  sqlite3_bind_text(s, 13, body->data, (int)body->len, SQLITE_STATIC);
+  rc = step_done(e, s);
+  return rc;
+}
+
+/* Rejects a change permanently: recorded (when it has an id) so that a resend
+ * gets the same answer, its seq accounted, listed in the ack. */
+static int reject(gs_engine *e, batch_ctx *b, const change *c, int err, const char *detail) {
+  int rc = GS_OK;
+  if (c->id) rc = store_change(e, b, c, err, detail);
+  if (!rc && c->seq > 0) rc = record_seq(e, b, c->seq);
+  if (!rc) rc = add_rejected(b, c->id, c->seq, err, detail);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding and validation                                              */
+
+static int parse_ver(const cJSON *a, gs_ver *v) {
+  /* [ms, counter, "device"] */
+  int64_t ms, c;
+  if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 3) return 0;
+  const cJSON *d = cJSON_GetArrayItem(a, 2);
+  if (!gs_json_int(cJSON_GetArrayItem(a, 0), 0, GS_HLC_MAX_MS, &ms) ||
+      !gs_json_int(cJSON_GetArrayItem(a, 1), 0, GS_HLC_MAX_COUNTER, &c) || !cJSON_IsString(d) ||
+      !gs_valid_device_id(d->valuestring))
+    return 0;
+  v->present = 1;
+  v->ms = ms;
+  v->c = (int32_t)c;
+  snprintf(v->dev, sizeof v->dev, "%s", d->valuestring);
+  return 1;
+}
+
+/* Validates everything that does not depend on the stored state. */
+static int decode_change(gs_engine *e, batch_ctx *b, const cJSON *cj, change *c, char *detail, size_t dl) {
+  memset(c, 0, sizeof *c);
+  c->json = cj;
+  if (!cJSON_IsObject(cj)) {
+    snprintf(detail, dl, "change is not a JSON object");
+    return GS_EBAD_CHANGE;
+  }
+  const cJSON *x = cJSON_GetObjectItemCaseSensitive(cj, "seq");
+  if (!gs_json_int(x, 1, INT64_C(9007199254740991), &c->seq)) c->seq = 0;
+  x = cJSON_GetObjectItemCaseSensitive(cj, "id");
+  if (!cJSON_IsString(x) || !gs_valid_entity_id(x->valuestring)) {
+    snprintf(detail, dl, "\"id\" must be a string of [A-Za-z0-9_-]{1,64}");
+    return GS_EBAD_CHANGE;
+  }
+  c->id = x->valuestring;
+  /* same bytes as gs_json_digest(cj), kept for store_change */
+  int rc = gs_json_canon(cj, &c->canon);
+  if (!rc && mbedtls_sha256_ret((const unsigned char *)c->canon.data, c->canon.len, c->digest, 0) != 0)
+    rc = GS_ECRYPTO;
+  if (rc) return rc;
+  if (c->seq == 0) {
+    snprintf(detail, dl, "\"seq\" must be an integer >= 1");
+    return GS_EBAD_CHANGE;
+  }
+  x = cJSON_GetObjectItemCaseSensitive(cj, "type");
+  if (!cJSON_IsString(x)) {
+    snprintf(detail, dl, "\"type\" must be a string");
+    return GS_EBAD_CHANGE;
+  }
+  c->type = x->valuestring;
+  if (!(c->tdef = gs_schema_type(e->schema, c->type))) {
+    snprintf(detail, dl, "type '%.64s' is not one of the schema's types", c->type);
+    c->type = NULL;
+    return GS_EUNKNOWN_TYPE;
+  }
+  x = cJSON_GetObjectItemCaseSensitive(cj, "entity");
+  if (!cJSON_IsString(x) || !gs_valid_entity_id(x->valuestring)) {
+    snprintf(detail, dl, "\"entity\" must be a string of [A-Za-z0-9_-]{1,64}");
+    return GS_EBAD_CHANGE;
+  }
+  c->entity = x->valuestring;
+  int64_t ms, cnt;
+  x = cJSON_GetObjectItemCaseSensitive(cj, "hlc");
+  if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 ||
+      !gs_json_int(cJSON_GetArrayItem(x, 0), 0, GS_HLC_MAX_MS, &ms) ||
+      !gs_json_int(cJSON_GetArrayItem(x, 1), 0, GS_HLC_MAX_COUNTER, &cnt)) {
+    snprintf(detail, dl, "\"hlc\" must be [ms, counter] with 0 <= counter <= 65535");
+    return GS_EBAD_CHANGE;
+  }
+  c->ver.present = 1;
+  c->ver.ms = ms;
+  c->ver.c = (int32_t)cnt;
+  snprintf(c->ver.dev, sizeof c->ver.dev, "%s", b->device);
+  c->base = cJSON_GetObjectItemCaseSensitive(cj, "base");
+  if (c->base && !cJSON_IsNull(c->base)) {
+    if (!cJSON_IsObject(c->base)) {
+      snprintf(detail, dl, "\"base\" must be an object of field -> [ms, counter, \"device\"]");
+      return GS_EBAD_CHANGE;
+    }
+    const cJSON *bv;
+    cJSON_ArrayForEach(bv, c->base) {
+      gs_ver v;
+      if (!parse_ver(bv, &v)) {
+        snprintf(detail, dl, "base of field '%.64s' must be [ms, counter, \"device\"]", bv->string);
+        return GS_EBAD_CHANGE;
+      }
+    }
+  } else {
+    c->base = NULL;
+  }
+  c->set = cJSON_GetObjectItemCaseSensitive(cj, "set");
+  if (!cJSON_IsObject(c->set) || !c->set->child) {
+    snprintf(detail, dl, "\"set\" must be a non-empty object of field -> value");
+    return GS_EBAD_CHANGE;
+  }
+  size_t nkeys = 0;
+  const cJSON *f;
+  cJSON_ArrayForEach(f, c->set) {
+    const gs_field_def *fd = gs_schema_field(c->tdef, f->string);
+    if (!fd) {
+      snprintf(detail, dl, "field '%.64s' is not defined for type %s", f->string, c->type);
+      return GS_EUNKNOWN_FIELD;
+    }
+    if ((rc = gs_schema_check_value(fd, f, e->cfg.max_field_bytes, detail, dl))) return rc;
+    nkeys++;
+  }
+  /* more keys than the type has fields means a key repeats */
+  if (nkeys > c->tdef->nfields || gs_json_dup_keys(c->set)) {
+    snprintf(detail, dl, "\"set\" names a field twice");
+    return GS_EBAD_CHANGE;
+  }
+  return GS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Merge                                                                */
+
+static int grid_allowed(gs_engine *e, const char *device, const char *grid) {
+  sqlite3_stmt *s = stmt(e, ST_DEV_GRID);
+  sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, grid, -1, SQLITE_STATIC);
+  int ok = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_reset(s);
+  return ok;
+}
+
+static cJSON *ver_json(const gs_ver *v) {
+  cJSON *a = cJSON_CreateArray();
+  if (!a) return NULL;
+  cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v->ms));
+  cJSON_AddItemToArray(a, cJSON_CreateNumber(v->c));
+  cJSON_AddItemToArray(a, cJSON_CreateString(v->dev));
+  if (cJSON_GetArraySize(a) != 3) { /* an element failed to allocate */
+    cJSON_Delete(a);
+    return NULL;
+  }
+  return a;
+}
+
+static char *ver_text(const gs_ver *v) {
+  char buf[128];
+  snprintf(buf, sizeof buf, "[%lld,%d,\"%s\"]", (long long)v->ms, v->c, v->dev);
+  return gs_strdup(buf);
+}
+
+/* A hist entry is one string (one JSON node, cheap to parse and print):
+ *   "ms:c:dev:base_ms:base_c:base_dev:change:valhash"
+ * base_dev is empty when the writer had no version of the field. Device and
+ * change ids are [A-Za-z0-9_-], so ':' never occurs inside a part. */
+static int hist_format(char *out, size_t n, const gs_ver *v, const gs_ver *base, const char *chg, const char *vh) {
+  int k = snprintf(out, n, "%lld:%d:%s:%lld:%d:%s:%s:%s", (long long)v->ms, v->c, v->dev,
+                   base->present ? (long long)base->ms : 0LL, base->present ? base->c : 0,
+                   base->present ? base->dev : "", chg, vh);
+  return k > 0 && (size_t)k < n;
+}
+
+/* Splits the next ':'-terminated part of *p into out (NUL-terminated). */
+static int hist_part(const char **p, char *out, size_t n) {
+  const char *e = strchr(*p, ':');
+  size_t len = e ? (size_t)(e - *p) : strlen(*p);
+  if (len >= n) return 0;
+  memcpy(out, *p, len);
+  out[len] = '\0';
+  *p += len + (e ? 1 : 0);
+  return 1;
+}
+
+static int hist_entry(const cJSON *h, gs_ver *ver, gs_ver *base, char chg[65], char vh[17]) {
+  if (!cJSON_IsString(h)) return 0;
+  const char *p = h->valuestring;
+  char ms[24], c[8], bms[24], bc[8];
+  if (!hist_part(&p, ms, sizeof ms) || !hist_part(&p, c, sizeof c) || !hist_part(&p, ver->dev, sizeof ver->dev) ||
+      !hist_part(&p, bms, sizeof bms) || !hist_part(&p, bc, sizeof bc) || !hist_part(&p, base->dev, sizeof base->dev) ||
+      !hist_part(&p, chg, 65) || !hist_part(&p, vh, 17))
+    return 0;
+  ver->present = 1;
+  ver->ms = strtoll(ms, NULL, 10);
+  ver->c = (int32_t)strtol(c, NULL, 10);
+  base->present = base->dev[0] != '\0';
+  base->ms = strtoll(bms, NULL, 10);
+  base->c = (int32_t)strtol(bc, NULL, 10);
+  return 1;
+}
+
+/* Value a stored change wrote to a field, as canonical JSON text (caller frees). */
+static char *stored_value(gs_engine *e, const char *chg, const char *field) {
+  char *out = NULL;
+  sqlite3_stmt *s = stmt(e, ST_CHANGE_BODY);
+  sqlite3_bind_text(s, 1, chg, -1, SQLITE_STATIC);
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    cJSON *doc = cJSON_Parse((const char *)sqlite3_column_text(s, 0));
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "set"), field);
+    gs_buf b = GS_BUF_INIT;
+    if (v && gs_json_canon(v, &b) == GS_OK) out = gs_buf_steal(&b);
+    gs_buf_free(&b);
+    cJSON_Delete(doc);
+  }
+  sqlite3_reset(s);
+  return out;
+}
+
+static int log_conflict(gs_engine *e, batch_ctx *b, const change *c, const char *field, const cJSON *val,
+                        const gs_ver *hver, const char *hchg) {
+  int rc = GS_ENOMEM;
+  gs_buf mine = GS_BUF_INIT;
+  char *theirs = stored_value(e, hchg, field);
+  char *myver = ver_text(&c->ver), *hv = ver_text(hver);
+  if (!myver || !hv || gs_json_canon(val, &mine)) goto out;
+  int mine_first = strcmp(c->id, hchg) < 0;
+  const char *winner = gs_ver_cmp(&c->ver, hver) > 0 ? c->id : hchg;
+  sqlite3_stmt *s = stmt(e, ST_CONFLICT_INS);
+  sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, c->entity, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, field, -1, SQLITE_STATIC);
+  int a = mine_first ? 4 : 8, bb = mine_first ? 8 : 4;
+  sqlite3_bind_text(s, a, c->id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, a + 1, c->ver.dev, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, a + 2, myver, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, a + 3, mine.data, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, bb, hchg, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, bb + 1, hver->dev, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, bb + 2, hv, -1, SQLITE_STATIC);
+  if (theirs) sqlite3_bind_text(s, bb + 3, theirs, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 12, winner, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 13, b->now);
+  rc = step_done(e, s);
+out:
+  gs_free(theirs);
+  gs_free(myver);
+  gs_free(hv);
+  gs_buf_free(&mine);
+  return rc;
+}
+
+typedef struct ent_row {
+  int exists;
+  sqlite3_int64 rowid;
+  char *grid;
+  int64_t rev;
+  cJSON *fields, *ver, *hist;
+  char *before; /* canonical fields before, for the write hook */
+} ent_row;
+
+static void ent_free(ent_row *r) {
+  gs_free(r->grid);
+  gs_free(r->before);
+  cJSON_Delete(r->fields);
+  cJSON_Delete(r->ver);
+  cJSON_Delete(r->hist);
+}
+
+static int ent_load(gs_engine *e, const change *c, ent_row *r) {
+  memset(r, 0, sizeof *r);
+  sqlite3_stmt *s = stmt(e, ST_ENT_GET);
+  sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, c->entity, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    r->exists = 1;
+    r->rowid = sqlite3_column_int64(s, 0);
+    r->grid = gs_strdup((const char *)sqlite3_column_text(s, 1));
+    r->rev = sqlite3_column_int64(s, 2);
+    r->before = gs_strdup((const char *)sqlite3_column_text(s, 3));
+    r->fields = cJSON_Parse((const char *)sqlite3_column_text(s, 3));
+    r->ver = cJSON_Parse((const char *)sqlite3_column_text(s, 4));
+    r->hist = cJSON_Parse((const char *)sqlite3_column_text(s, 5));
+    sqlite3_reset(s);
+    if (!r->grid || !r->before || !r->fields || !r->ver || !r->hist) return GS_ENOMEM;
+    return GS_OK;
+  }
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE) return gs_store_err(rc);
+  r->fields = cJSON_CreateObject();
+  r->ver = cJSON_CreateObject();
+  r->hist = cJSON_CreateObject();
+  return r->fields && r->ver && r->hist ? GS_OK : GS_ENOMEM;
+}
+
+/* Authorisation and required-on-create: errors here are rejections. */
+static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, const ent_row *r, char *detail,
+                               size_t dl) {
+  const cJSON *g = cJSON_GetObjectItemCaseSensitive(c->set, "grid");
+  if (r->exists && !grid_allowed(e, b->device, r->grid)) {
+    snprintf(detail, dl, "%s %s belongs to grid %s, which this device may not write", c->type, c->entity,
+             r->grid);
+    return GS_EFORBIDDEN_GRID;
+  }
+  if (g && cJSON_IsNull(g)) {
+    snprintf(detail, dl, "field grid cannot be cleared");
+    return GS_EBAD_VALUE;
+  }
+  if (g && !grid_allowed(e, b->device, g->valuestring)) {
+    snprintf(detail, dl, "grid %.64s is not one of this device's grids", g->valuestring);
+    return GS_EFORBIDDEN_GRID;
+  }
+  if (!r->exists) {
+    for (size_t i = 0; i < c->tdef->nfields; i++) {
+      const gs_field_def *fd = &c->tdef->fields[i];
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->set, fd->name);
+      if (fd->required && (!v || cJSON_IsNull(v))) {
+        snprintf(detail, dl, "creating %s %s needs field %s", c->type, c->entity, fd->name);
+        return GS_EMISSING_FIELD;
+      }
+    }
+  }
+  return GS_OK;
+}
+
+static int write_entity(gs_engine *e, const change *c, ent_row *r, int changed) {
+  gs_buf *fp = &e->sf, *vp = &e->sv, *hp = &e->sh;
+  gs_buf_reset(fp);
+  gs_buf_reset(vp);
+  gs_buf_reset(hp);
+  int rc = gs_json_canon(r->fields, fp);
+  if (!rc) rc = gs_json_canon(r->ver, vp);
+  if (!rc) rc = gs_json_canon(r->hist, hp);
+  const cJSON *g = cJSON_GetObjectItemCaseSensitive(r->fields, "grid");
+  if (!rc && !cJSON_IsString(g)) rc = GS_EINTERNAL;
+  if (rc) goto out;
+  int64_t rev = r->rev;
+  if (changed || !r->exists) rev = ++e->rev;
+  sqlite3_stmt *s;
+  if (r->exists) {
+    s = stmt(e, ST_ENT_UPD);
+    sqlite3_bind_text(s, 1, g->valuestring, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, rev);
+    sqlite3_bind_text(s, 3, fp->data, (int)fp->len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, vp->data, (int)vp->len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, hp->data, (int)hp->len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, r->rowid);
+  } else {
+    s = stmt(e, ST_ENT_INS);
+    sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c->entity, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, g->valuestring, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, rev);
+    sqlite3_bind_text(s, 5, fp->data, (int)fp->len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, vp->data, (int)vp->len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, hp->data, (int)hp->len, SQLITE_STATIC);
+  }
+  rc = step_done(e, s);
+  if (!rc && (changed || !r->exists) && e->hooks.write)
+    rc = e->hooks.write(e->hooks.ctx, c->type, c->entity, r->exists ? r->before : NULL, r->fields);
+out:
+  return rc;
+}
+
+/* Merges a validated change into the entity. *conflicted is set when this
+ * change conflicts with an earlier one. Returns a rejection code (with
+ * detail), or a local error, or GS_OK. */
+static int merge(gs_engine *e, batch_ctx *b, const change *c, int *conflicted, char *detail, size_t dl) {
+  ent_row r;
+  int rc = ent_load(e, c, &r);
+  if (rc) goto out;
+  if ((rc = check_against_state(e, b, c, &r, detail, dl))) goto out;
+  int changed = 0;
+  const cJSON *f;
+  cJSON_ArrayForEach(f, c->set) {
+    char vh[17];
+    if ((rc = gs_json_hash_hex(f, &e->sx, vh))) goto out;
+    gs_ver base = {0};
+    if (c->base) parse_ver(cJSON_GetObjectItemCaseSensitive(c->base, f->string), &base);
+    /* conflicts against every earlier accepted write of this field */
+    cJSON *hl = cJSON_GetObjectItemCaseSensitive(r.hist, f->string);
+    const cJSON *h;
+    cJSON_ArrayForEach(h, hl) {
+      gs_ver hv, hb;
+      char hchg[65], hvh[17];
+      if (!hist_entry(h, &hv, &hb, hchg, hvh)) continue;
+      if (strcmp(hv.dev, c->ver.dev) == 0 || strcmp(hvh, vh) == 0) continue;
+      if (gs_ver_cmp(&c->ver, &hb) > 0 && gs_ver_cmp(&hv, &base) > 0) {
+        if ((rc = log_conflict(e, b, c, f->string, f, &hv, hchg))) goto out;
+        *conflicted = 1;
+      }
+    }
+    /* remember this write for later conflict checks */
+    char hbuf[256];
+    cJSON *entry = hist_format(hbuf, sizeof hbuf, &c->ver, &base, c->id, vh) ? cJSON_CreateString(hbuf) : NULL;
+    if (!entry) {
+      rc = GS_ENOMEM;
+      goto out;
+    }
+    if (!hl) {
+      hl = cJSON_AddArrayToObject(r.hist, f->string);
+      if (!hl) { cJSON_Delete(entry); rc = GS_ENOMEM; goto out; }
+    }
+    cJSON_AddItemToArray(hl, entry);
+    /* last writer wins */
+    gs_ver cur = {0};
+    parse_ver(cJSON_GetObjectItemCaseSensitive(r.ver, f->string), &cur);
+    if (gs_ver_cmp(&c->ver, &cur) > 0) {
+      cJSON *nv = cJSON_Duplicate(f, 1), *vj = ver_json(&c->ver);
+      if (!nv || !vj) { cJSON_Delete(nv); cJSON_Delete(vj); rc = GS_ENOMEM; goto out; }
+      cJSON_DeleteItemFromObjectCaseSensitive(r.fields, f->string);
+      cJSON_DeleteItemFromObjectCaseSensitive(r.ver, f->string);
+      if (!cJSON_AddItemToObject(r.fields, f->string, nv)) { /* the key copy failed */
+        cJSON_Delete(nv);
+        cJSON_Delete(vj);
+        rc = GS_ENOMEM;
+        goto out;
+      }
+      if (!cJSON_AddItemToObject(r.ver, f->string, vj)) {
+        cJSON_Delete(vj);
+        rc = GS_ENOMEM;
+        goto out;
+      }
+      changed = 1;
+    }
+  }
+  rc = write_entity(e, c, &r, changed);
+out:
+  ent_free(&r);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* One change, one batch                                                */
+
+static int apply_change_in(gs_engine *e, batch_ctx *b, const cJSON *cj, change *c) {
+  char detail[256] = "";
+  int rc = decode_change(e, b, cj, c, detail, sizeof detail);
+  if (rc == GS_ENOMEM || rc == GS_ECRYPTO) return rc;
+  if (c->id) { /* idempotency first: a resend gets the first answer */
+    sqlite3_stmt *s = stmt(e, ST_CHANGE_GET);
+    sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
+    int src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+      int same = sqlite3_column_bytes(s, 0) == 32 && memcmp(sqlite3_column_blob(s, 0), c->digest, 32) == 0;
+      int status = sqlite3_column_int(s, 1);
+      const char *d = (const char *)sqlite3_column_text(s, 2);
+      char prev[256];
+      snprintf(prev, sizeof prev, "%s", d ? d : "");
+      sqlite3_reset(s);
+      if (c->seq > 0 && (rc = record_seq(e, b, c->seq))) return rc;
+      if (!same) {
+        snprintf(detail, sizeof detail, "change id %s was already used for a different change", c->id);
+        return add_rejected(b, c->id, c->seq, GS_EID_REUSED, detail);
+      }
+      if (status == 0) {
+        b->duplicates++;
+        return GS_OK;
+      }
+      return add_rejected(b, c->id, c->seq, status, prev[0] ? prev : NULL);
+    }
+    sqlite3_reset(s);
+    if (src != SQLITE_DONE) return gs_store_err(src);
+  }
+  if (rc) return reject(e, b, c, rc, detail);
+
+  /* a clock too far ahead must not win every later edit */
+  if (c->ver.ms > b->now + e->cfg.max_skew_ms) {
+    gs_hlc t = gs_hlc_tick(&e->hlc, b->now);
+    gs_warn("engine: device %s change %s: hlc %lld is %llds ahead of the server; clamped to %lld", b->device,
+            c->id, (long long)c->ver.ms, (long long)((c->ver.ms - b->now) / 1000), (long long)t.ms);
+    sqlite3_stmt *s = stmt(e, ST_SKEW_INS);
+    sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, b->device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, c->ver.ms);
+    sqlite3_bind_int64(s, 4, b->now);
+    sqlite3_bind_int64(s, 5, b->now);
+    if ((rc = step_done(e, s))) return rc;
+    c->ver.ms = t.ms;
+    c->ver.c = t.c;
+    c->clamped = 1;
+  } else {
+    gs_hlc_recv(&e->hlc, (gs_hlc){c->ver.ms, c->ver.c}, b->now);
+  }
+  int conflicted = 0;
+  rc = merge(e, b, c, &conflicted, detail, sizeof detail);
+  if (rc == GS_EFORBIDDEN_GRID || rc == GS_EMISSING_FIELD || rc == GS_EBAD_VALUE)
+    return reject(e, b, c, rc, detail);
+  if (rc) return rc;
+  if ((rc = store_change(e, b, c, 0, NULL))) return rc;
+  if ((rc = record_seq(e, b, c->seq))) return rc;
+  b->applied++;
+  if (conflicted) rc = add_conflict_id(b, c->id);
+  return rc;
+}
+
+static int apply_change(gs_engine *e, batch_ctx *b, const cJSON *cj) {
+  change c;
+  memset(&c, 0, sizeof c);
+  int rc = apply_change_in(e, b, cj, &c);
+  gs_buf_free(&c.canon);
+  return rc;
+}
+
+static int batch_error_ack(gs_engine *e, gs_buf *ack, const char *batch, int64_t acked, int err,
+                           const char *detail) {
+  int rc = gs_buf_puts(ack, "{\"v\":1,\"batch\":");
+  if (!rc) rc = batch ? gs_buf_json_str(ack, batch) : gs_buf_puts(ack, "null");
+  if (!rc) rc = gs_buf_printf(ack, ",\"error\":\"%s\",\"detail\":", gs_errname(err));
+  if (!rc) rc = gs_buf_json_str(ack, detail);
+  if (!rc)
+    rc = gs_buf_printf(ack, ",\"acked_seq\":%lld,\"hlc\":[%lld,%d]}", (long long)acked, (long long)e->hlc.ms,
+                       e->hlc.c);
+  return rc;
+}
+
+static int device_row(gs_engine *e, const char *device, int *enabled, int64_t *acked) {
+  sqlite3_stmt *s = stmt(e, ST_DEV_GET);
+  sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(s);
+  int found = rc == SQLITE_ROW;
+  if (found) {
+    *enabled = sqlite3_column_int(s, 0);
+    *acked = sqlite3_column_int64(s, 1);
+  }
+  sqlite3_reset(s);
+  if (!found && rc != SQLITE_DONE) return -gs_store_err(rc);
+  return found;
+}
+
+/* Applies one batch inside an open transaction; fills ack. */
+static int apply_batch(gs_engine *e, const gs_batch_in *in, gs_buf *ack) {
+  int rc = GS_OK;
+  cJSON *doc = NULL;
+  batch_ctx b;
+  memset(&b, 0, sizeof b);
+  b.device = in->device;
+  b.now = now_ms(e);
+  char detail[256];
+  int enabled = 0;
+  int found = gs_valid_device_id(in->device) ? device_row(e, in->device, &enabled, &b.acked_seq) : 0;
+  if (found < 0) return -found;
+  if (in->len > e->cfg.max_batch_bytes) {
+    snprintf(detail, sizeof detail, "batch of %zu bytes exceeds the limit of %zu bytes; send smaller batches",
+             in->len, e->cfg.max_batch_bytes);
+    return batch_error_ack(e, ack, NULL, b.acked_seq, GS_ETOO_LARGE, detail);
+  }
+  if (!found || !enabled) {
+    snprintf(detail, sizeof detail, "device %.64s is not registered or is disabled; ask an administrator",
+             in->device);
+    return batch_error_ack(e, ack, NULL, 0, GS_EUNKNOWN_DEVICE, detail);
+  }
+  if (!gs_valid_utf8(in->payload, in->len)) {
+    return batch_error_ack(e, ack, NULL, b.acked_seq, GS_EBAD_JSON, "payload is not valid UTF-8");
+  }
+  doc = cJSON_ParseWithLength(in->payload, in->len);
+  if (!doc) {
+    snprintf(detail, sizeof detail, "payload is not valid JSON (near byte %zu)",
+             cJSON_GetErrorPtr() ? (size_t)(cJSON_GetErrorPtr() - in->payload) : (size_t)0);
+    if (cJSON_GetErrorPtr() == NULL || cJSON_GetErrorPtr() < in->payload ||
+        cJSON_GetErrorPtr() > in->payload + in->len)
+      snprintf(detail, sizeof detail, "payload is not valid JSON");
+    return batch_error_ack(e, ack, NULL, b.acked_seq, GS_EBAD_JSON, detail);
+  }
+  const cJSON *bid = cJSON_GetObjectItemCaseSensitive(doc, "batch");
+  const char *batch = cJSON_IsString(bid) && gs_valid_entity_id(bid->valuestring) ? bid->valuestring : NULL;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "v");
+  const cJSON *changes = cJSON_GetObjectItemCaseSensitive(doc, "changes");
+  if (!cJSON_IsObject(doc) || !cJSON_IsNumber(v) || v->valuedouble != 1) {
+    rc = batch_error_ack(e, ack, batch, b.acked_seq, GS_EBAD_VERSION,
+                         "batch must be an object with \"v\":1 (this server speaks sync protocol v1)");
+    goto out;
+  }
+  if (!batch || !cJSON_IsArray(changes)) {
+    rc = batch_error_ack(e, ack, batch, b.acked_seq, GS_EBAD_REQUEST,
+                         "batch needs \"batch\" (an id of [A-Za-z0-9_-]{1,64}) and \"changes\" (an array)");
+    goto out;
+  }
+  int n = cJSON_GetArraySize(changes);
+  if (n > e->cfg.max_changes) {
+    snprintf(detail, sizeof detail, "batch has %d changes, more than the limit of %d; send smaller batches", n,
+             e->cfg.max_changes);
+    rc = batch_error_ack(e, ack, batch, b.acked_seq, GS_ETOO_LARGE, detail);
+    goto out;
+  }
+  const cJSON *cj;
+  cJSON_ArrayForEach(cj, changes) {
+    if ((rc = apply_change(e, &b, cj))) goto out;
+  }
+  sqlite3_stmt *s = stmt(e, ST_DEV_UPD);
+  sqlite3_bind_text(s, 1, b.device, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, b.acked_seq);
+  sqlite3_bind_int64(s, 3, b.now);
+  if ((rc = step_done(e, s))) goto out;
+  if (e->hooks.device && (rc = e->hooks.device(e->hooks.ctx, b.device, b.now))) goto out;
+  rc = gs_buf_puts(ack, "{\"v\":1,\"batch\":");
+  if (!rc) rc = gs_buf_json_str(ack, batch);
+  if (!rc)
+    rc = gs_buf_printf(ack, ",\"acked_seq\":%lld,\"hlc\":[%lld,%d],\"applied\":%d,\"duplicates\":%d,\"rejected\":[",
+                       (long long)b.acked_seq, (long long)e->hlc.ms, e->hlc.c, b.applied, b.duplicates);
+  if (!rc && b.rejected.len) rc = gs_buf_append(ack, b.rejected.data, b.rejected.len);
+  if (!rc) rc = gs_buf_puts(ack, "],\"conflicts\":[");
+  if (!rc && b.conflicts.len) rc = gs_buf_append(ack, b.conflicts.data, b.conflicts.len);
+  if (!rc) rc = gs_buf_puts(ack, "]}");
+out:
+  gs_buf_free(&b.rejected);
+  gs_buf_free(&b.conflicts);
+  cJSON_Delete(doc);
+  return rc;
+}
+
+static int save_meta(gs_engine *e) {
+  const struct {
+    const char *k;
+    int64_t v;
+  } kv[] = {{"rev", e->rev}, {"hlc_ms", e->hlc.ms}, {"hlc_c", e->hlc.c}};
+  for (size_t i = 0; i < 3; i++) {
+    sqlite3_stmt *s = stmt(e, ST_META_SET);
+    sqlite3_bind_text(s, 1, kv[i].k, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, kv[i].v);
+    int rc = step_done(e, s);
+    if (rc) return rc;
+  }
+  return GS_OK;
+}
+
+int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf *acks) {
+  int64_t rev0 = e->rev;
+  gs_hlc hlc0 = e->hlc;
+  size_t *len0 = gs_malloc((n ? n : 1) * sizeof *len0);
+  if (!len0) return GS_ENOMEM;
+  for (size_t i = 0; i < n; i++) len0[i] = acks[i].len;
+  int rc = gs_store_exec(e->db, "BEGIN IMMEDIATE");
+  if (rc) {
+    gs_free(len0);
+    return rc;
+  }
+  for (size_t i = 0; !rc && i < n; i++) rc = apply_batch(e, &in[i], &acks[i]);
+  if (!rc) rc = save_meta(e);
+  if (!rc && e->hooks.precommit) rc = e->hooks.precommit(e->hooks.ctx);
+  if (!rc) rc = gs_store_exec(e->db, "COMMIT");
+  if (rc) {
+    gs_warn("engine: batch transaction of %zu batch(es) rolled back: %s; no ack sent, devices will retry", n,
+            gs_strerror(rc));
+    sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+    e->rev = rev0;
+    e->hlc = hlc0;
+    for (size_t i = 0; i < n; i++) {
+      acks[i].len = len0[i];
+      if (acks[i].data) acks[i].data[len0[i]] = '\0';
+    }
+    if (!gs_err_transient(rc) && rc != GS_ESTORE && rc != GS_EINTERNAL) rc = GS_EIO;
+  }
+  if (e->hooks.end) e->hooks.end(e->hooks.ctx, rc == GS_OK);
+  gs_free(len0);
+  return rc;
+}
+
+int gs_engine_apply(gs_engine *e, const char *device, const char *payload, size_t len, gs_buf *ack) {
+  gs_batch_in in = {device, payload, len};
+  return gs_engine_apply_group(e, &in, 1, ack);
+}
+
+/* ------------------------------------------------------------------ */
+/* Pull                                                                 */
+
+/* An error page; "since" echoes the request's cursor (when it had one) so the
+ * device can match it to its request like a normal page. */
+static int pull_error(gs_buf *page, int64_t since, const char *req, int err, const char *detail) {
+  int rc = gs_buf_puts(page, "{\"v\":1");
+  if (!rc && since >= 0) rc = gs_buf_printf(page, ",\"since\":%lld", (long long)since);
+  if (!rc && req) rc = gs_buf_printf(page, ",\"req\":\"%s\"", req);
+  if (!rc) rc = gs_buf_printf(page, ",\"error\":\"%s\",\"detail\":", gs_errname(err));
+  if (!rc) rc = gs_buf_json_str(page, detail);
+  return rc ? rc : gs_buf_puts(page, "}");
+}
+
+int gs_engine_pull(gs_engine *e, const char *device, const char *payload, size_t len, gs_buf *page) {
+  int enabled = 0;
+  int64_t acked = 0, since = 0, limit = e->cfg.pull_limit_default;
+  int found = gs_valid_device_id(device) ? device_row(e, device, &enabled, &acked) : 0;
+  if (found < 0) return -found;
+  if (len > 4096 || !gs_valid_utf8(payload, len)) return pull_error(page, -1, NULL, GS_EBAD_JSON, "pull request is not valid");
+  cJSON *doc = cJSON_ParseWithLength(payload, len);
+  if (!doc) return pull_error(page, -1, NULL, GS_EBAD_JSON, "pull request is not valid JSON");
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "v");
+  const cJSON *s = cJSON_GetObjectItemCaseSensitive(doc, "since");
+  const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "limit");
+  const cJSON *rq = cJSON_GetObjectItemCaseSensitive(doc, "req");
+  /* optional request id, echoed so a device can tell pages of a retried pull apart */
+  char req[65] = "";
+  int ok = cJSON_IsObject(doc) && cJSON_IsNumber(v) && v->valuedouble == 1 &&
+           (!s || gs_json_int(s, 0, INT64_C(9007199254740991), &since)) &&
+           (!l || gs_json_int(l, 1, 1000000, &limit)) &&
+           (!rq || (cJSON_IsString(rq) && gs_valid_entity_id(rq->valuestring)));
+  if (ok && rq) snprintf(req, sizeof req, "%s", rq->valuestring);
+  cJSON_Delete(doc);
+  if (!ok)
+    return pull_error(page, -1, NULL, GS_EBAD_REQUEST,
+                      "pull request must be {\"v\":1,\"since\":<rev >= 0>,\"limit\":<1..>,\"req\":<optional id>}");
+  if (!found || !enabled)
+    return pull_error(page, since, req[0] ? req : NULL, GS_EUNKNOWN_DEVICE,
+                      "device is not registered or is disabled; ask an administrator");
+  if (limit > e->cfg.pull_limit_max) limit = e->cfg.pull_limit_max;
+  sqlite3_stmt *st = stmt(e, ST_PULL);
+  sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, since);
+  sqlite3_bind_int64(st, 3, limit + 1);
+  gs_buf ents = GS_BUF_INIT;
+  int64_t next = since, n = 0;
+  int more = 0, rc = GS_OK, src;
+  while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
+    if (n == limit) {
+      more = 1;
+      break;
+    }
+    int64_t rev = sqlite3_column_int64(st, 2);
+    rc = gs_buf_puts(&ents, n ? ",{\"type\":" : "{\"type\":");
+    if (!rc) rc = gs_buf_json_str(&ents, (const char *)sqlite3_column_text(st, 0));
+    if (!rc) rc = gs_buf_puts(&ents, ",\"id\":");
+    if (!rc) rc = gs_buf_json_str(&ents, (const char *)sqlite3_column_text(st, 1));
+    if (!rc) rc = gs_buf_printf(&ents, ",\"rev\":%lld,\"fields\":", (long long)rev);
+    /* stored canonical JSON goes out as is: no re-serialisation */
+    if (!rc) rc = gs_buf_append(&ents, sqlite3_column_text(st, 3), (size_t)sqlite3_column_bytes(st, 3));
+    if (!rc) rc = gs_buf_puts(&ents, ",\"ver\":");
+    if (!rc) rc = gs_buf_append(&ents, sqlite3_column_text(st, 4), (size_t)sqlite3_column_bytes(st, 4));
+    if (!rc) rc = gs_buf_puts(&ents, "}");
+    next = rev;
+    n++;
+  }
+  if (!rc && !more && src != SQLITE_DONE) rc = gs_store_err(src);
+  sqlite3_reset(st);
+  if (!rc)
+    rc = gs_buf_printf(page, "{\"v\":1,\"since\":%lld,%s%s%s\"next\":%lld,\"more\":%s,\"entities\":[", (long long)since,
+                       req[0] ? "\"req\":\"" : "", req, req[0] ? "\"," : "", (long long)next, more ? "true" : "false");
+  if (!rc && ents.len) rc = gs_buf_append(page, ents.data, ents.len);
+  if (!rc) rc = gs_buf_puts(page, "]}");
+  gs_buf_free(&ents);
+  return rc;
+}

@@ -1,0 +1,32 @@
+/* gs_util.h - small checked helpers shared by every program. */
+#ifndef GS_UTIL_H
+#define GS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Org unit id: [A-Za-z0-9_-]{1,64}. Returns 1 when valid. */
+int gs_valid_org_id(const char *s);
+/* Device id: [a-z0-9-]{3,64}. Returns 1 when valid. */
+int gs_valid_device_id(const char *s);
+/* Entity/change id: [A-Za-z0-9_-]{1,64} (UUIDs and similar). */
+int gs_valid_entity_id(const char *s);
+/* Valid UTF-8 (no overlongs, no surrogates) of exactly n bytes. */
+int gs_valid_utf8(const char *s, size_t n);
+/* Number of code points of valid UTF-8 s. */
+size_t gs_utf8_len(const char *s);
+
+/* strtoll with full checks: whole string, range [min,max]. GS_OK or GS_EINVAL. */
+int gs_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Wall clock in ms since the Unix epoch; monotonic clock in ms. */
+int64_t gs_now_ms(void);
+int64_t gs_mono_ms(void);
+
+/* Reads a whole file into a gs_malloc'd NUL-terminated buffer. Caller frees. */
+int gs_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* Fills buf (>= 37 bytes) with a random RFC 4122 v4 UUID. */
+void gs_uuid4(char buf[37]);
+
+#endif

@@ -1,0 +1,99 @@
+#include "tharness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin_ops.h"
+#include "gs_error.h"
+#include "gs_log.h"
+#include "gs_store.h"
+
+static int64_t test_clock(void *ctx) { return ((th *)ctx)->now; }
+
+th *th_open(void) {
+  th *t = calloc(1, sizeof *t);
+  assert_non_null(t);
+  snprintf(t->dir, sizeof t->dir, "/tmp/gs-unit.XXXXXX");
+  assert_non_null(mkdtemp(t->dir));
+  snprintf(t->db, sizeof t->db, "%s/gs.db", t->dir);
+  t->now = 1763880000000; /* 2025-11-23 */
+  gs_log_set_level(GS_LOG_ERROR);
+  gs_engine_config c;
+  gs_engine_config_defaults(&c);
+  c.db_path = t->db;
+  c.synchronous = 0;
+  c.clock = test_clock;
+  c.clock_ctx = t;
+  char err[256];
+  int rc = gs_engine_open(&t->e, &c, err, sizeof err);
+  if (rc) fprintf(stderr, "%s\n", err);
+  assert_int_equal(rc, GS_OK);
+  sqlite3 *db = gs_engine_db(t->e);
+  assert_int_equal(gs_store_exec(db, "INSERT INTO org VALUES('c1',NULL,'city','市'),('d1','c1','district','区'),"
+                                     "('s1','d1','street','街道'),('cm1','s1','community','社区'),"
+                                     "('g1','cm1','grid','一网格'),('g2','cm1','grid','二网格')"),
+                   GS_OK);
+  assert_int_equal(gs_admin_device_add(db, "dev-a", "g1,g2", NULL, err, sizeof err), GS_OK);
+  assert_int_equal(gs_admin_device_add(db, "dev-b", "g1,g2", NULL, err, sizeof err), GS_OK);
+  assert_int_equal(gs_admin_device_add(db, "dev-c", "g1", NULL, err, sizeof err), GS_OK);
+  return t;
+}
+
+void th_close(th *t) {
+  if (!t) return;
+  gs_engine_close(t->e);
+  gs_buf_free(&t->out);
+  char p[160];
+  const char *sfx[] = {"", "-wal", "-shm"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(p, sizeof p, "%s%s", t->db, sfx[i]);
+    unlink(p);
+  }
+  rmdir(t->dir);
+  free(t);
+}
+
+cJSON *th_apply(th *t, const char *device, const char *json) {
+  gs_buf_reset(&t->out);
+  int rc = gs_engine_apply(t->e, device, json, strlen(json), &t->out);
+  assert_int_equal(rc, GS_OK);
+  cJSON *ack = cJSON_Parse(t->out.data);
+  if (!ack) fprintf(stderr, "bad ack: %s\n", t->out.data);
+  assert_non_null(ack);
+  return ack;
+}
+
+cJSON *th_pull(th *t, const char *device, const char *json) {
+  gs_buf_reset(&t->out);
+  assert_int_equal(gs_engine_pull(t->e, device, json, strlen(json), &t->out), GS_OK);
+  cJSON *p = cJSON_Parse(t->out.data);
+  assert_non_null(p);
+  return p;
+}
+
+int64_t th_int(th *t, const char *sql) {
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(gs_engine_db(t->e), sql, -1, &st, NULL), SQLITE_OK);
+  int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_finalize(st);
+  return v;
+}
+
+const char *th_text(th *t, const char *sql) {
+  static char buf[8192];
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(gs_engine_db(t->e), sql, -1, &st, NULL), SQLITE_OK);
+  buf[0] = 0;
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    snprintf(buf, sizeof buf, "%s", sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  return buf;
+}
+
+const char *th_rej(const cJSON *ack, int i) {
+  const cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItem(ack, "rejected"), i);
+  const cJSON *e = cJSON_GetObjectItem(r, "error");
+  return cJSON_IsString(e) ? e->valuestring : "(none)";
+}
