@@ -121,6 +121,13 @@ int main(int argc, char **argv) {
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGHUP);
+  /* A disposition of SIG_IGN inherited from the parent (a shell in a
+   * non-interactive script ignores SIGINT/SIGQUIT for background jobs; nohup
+   * and some supervisors ignore SIGHUP) makes the kernel discard the signal
+   * before it reaches the signalfd, so reset them before blocking. */
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
   sigprocmask(SIG_BLOCK, &mask, NULL);
   signal(SIGPIPE, SIG_IGN);
   a.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <time.h>
 
@@ -78,7 +79,16 @@ int gs_checkpointer_start(gs_checkpointer **out, const char *path, int interval_
   }
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->cv, NULL);
-  if (pthread_create(&c->thread, NULL, run, c) != 0) {
+  /* The thread must never take a process-directed signal: the daemon reads
+   * SIGTERM/SIGHUP from a signalfd, which sees only signals every thread
+   * blocks, and one thread with an empty mask would take them (and die of
+   * SIGHUP's default action). It inherits the mask in effect at create. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int prc = pthread_create(&c->thread, NULL, run, c);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (prc != 0) {
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     sqlite3_close(c->db);
