@@ -544,6 +544,22 @@ static void hnd_status(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
   respond(r, s, req, q, resp, 205, &b);
 }
 
+/* Any path we do not serve (an org without a status document yet, a typo)
+ * still goes through the prologue, so proxy options and unverified peers get
+ * the same refusal whatever the Uri-Path; then 4.04. */
+static void hnd_unknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, const coap_string_t *q,
+                        coap_pdu_t *resp) {
+  (void)r, (void)q;
+  gs_coap *c = coap_get_app_data(coap_session_get_context(s));
+  char dev[65];
+  if (!c) {
+    coap_pdu_set_code(resp, (coap_pdu_code_t)COAP_RESPONSE_CODE(404));
+    return;
+  }
+  if (!prologue(c, s, req, resp, "request", 0, dev)) return;
+  refuse(c, resp, 404, "not_found");
+}
+
 /* ------------------------------------------------------------------------ */
 /* loop integration                                                          */
 
@@ -717,6 +733,14 @@ int gs_coap_new(gs_coap **out, gs_loop *loop, gs_engine *engine, const gs_config
     snprintf(err, errlen, "coap: out of memory adding resources");
     goto fail;
   }
+  coap_resource_t *unknown = coap_resource_unknown_init(hnd_unknown);
+  if (!unknown) {
+    snprintf(err, errlen, "coap: out of memory adding resources");
+    goto fail;
+  }
+  coap_register_request_handler(unknown, COAP_REQUEST_GET, hnd_unknown);
+  coap_register_request_handler(unknown, COAP_REQUEST_POST, hnd_unknown);
+  coap_add_resource(c->ctx, unknown);
   c->fd = coap_context_get_coap_fd(c->ctx);
   if (c->fd < 0) {
     snprintf(err, errlen, "coap: libcoap was built without epoll; cannot join the event loop");

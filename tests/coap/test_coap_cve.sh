@@ -24,8 +24,17 @@ c_req "$T_DIR/h2" dev-0401 post /v1/up -t 50 -f "$T_DIR/b.json" -O 16,0x02
 t_eq "$(c_code "$T_DIR/h2")" 5.05 "Hop-Limit 2: refused by the collector with 5.05"
 grep -q "proxy option (Proxy-Uri/Proxy-Scheme/Hop-Limit) on a non-proxy" "$GS_DEVSTACK_DIR/collector.log" &&
   t_pass "the refusal is logged" || t_fail "no refusal logged"
+# the status resource of g-0001 exists once the collector published its
+# status (at start, asynchronously): wait for it, then the same GET with a
+# Hop-Limit reaches that resource's handler
+status_served() { C_WAIT=5 c_req "$T_DIR/s0" dev-0401 get /v1/status/g-0001; [ "$(c_code "$T_DIR/s0")" = ok ]; }
+t_wait 30 "GET /v1/status/g-0001 served" status_served
 c_req "$T_DIR/h255" dev-0401 get /v1/status/g-0001 -O 16,0xff
 t_eq "$(c_code "$T_DIR/h255")" 5.05 "Hop-Limit 255 on GET /v1/status: 5.05"
+c_req "$T_DIR/hu" dev-0401 get /v1/status/no-such-org -O 16,0xff
+t_eq "$(c_code "$T_DIR/hu")" 5.05 "Hop-Limit 255 on an unknown path: 5.05 (the unknown-resource handler)"
+c_req "$T_DIR/nf" dev-0401 get /v1/status/no-such-org
+t_eq "$(c_code "$T_DIR/nf")" 4.04 "unknown org without proxy options: 4.04"
 c_req "$T_DIR/h1" dev-0401 post /v1/up -t 50 -f "$T_DIR/b.json" -O 16,0x01
 t_eq "$(c_code "$T_DIR/h1")" 5.08 "Hop-Limit 1: libcoap answers 5.08 itself"
 c_req "$T_DIR/h0" dev-0401 post /v1/up -t 50 -f "$T_DIR/b.json" -O 16,0x00
