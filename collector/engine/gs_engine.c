@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <mbedtls/sha256.h>
 
 #include "gs_checkpoint.h"
 #include "gs_error.h"
@@ -28,7 +27,7 @@
 
 enum {
   ST_CHANGE_GET, ST_CHANGE_PUT, ST_CHANGE_BODY, ST_ENT_GET, ST_ENT_INS, ST_ENT_UPD, ST_DEV_GET, ST_DEV_UPD,
-  ST_DEV_GRID, ST_SEQ_INS, ST_SEQ_DEL, ST_META_SET, ST_CONFLICT_INS, ST_SKEW_INS, ST_PULL, ST_COUNT_
+  ST_DEV_GRID, ST_SEQ_INS, ST_SEQ_DEL, ST_SEQ_ANY, ST_META_SET, ST_CONFLICT_INS, ST_SKEW_INS, ST_PULL, ST_COUNT_
 };
 
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -44,6 +43,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_DEV_GRID] = "SELECT 1 FROM device_grid WHERE device=?1 AND grid=?2",
     [ST_SEQ_INS] = "INSERT OR IGNORE INTO device_seq(device, seq) VALUES(?1, ?2)",
     [ST_SEQ_DEL] = "DELETE FROM device_seq WHERE device=?1 AND seq=?2",
+    [ST_SEQ_ANY] = "SELECT 1 FROM device_seq WHERE device=?1 LIMIT 1",
     [ST_META_SET] = "UPDATE meta SET value=?2 WHERE key=?1",
     [ST_CONFLICT_INS] = "INSERT OR IGNORE INTO conflict(type,entity,field,a_change,a_device,a_ver,a_value,"
                         "b_change,b_device,b_ver,b_value,winner,logged_ms) "
@@ -64,6 +64,7 @@ struct gs_engine {
   gs_checkpointer *ckpt;
   /* scratch buffers reused across writes (capacity kept, no malloc per write) */
   gs_buf sf, sv, sh, sx;
+  int fast_create; /* 1: new entities bypass the cJSON merge (gs_engine_set_fast_create) */
 };
 
 /* Per-batch accounting, turned into the ack. */
@@ -75,6 +76,13 @@ typedef struct batch_ctx {
   gs_buf rejected;  /* JSON array members */
   gs_buf conflicts; /* JSON array members */
   int nrejected, nconflicts;
+  /* grids this batch asked about, with the answer (device_grid lookups) */
+  struct {
+    char grid[65];
+    int allowed;
+  } grids[8];
+  int ngrids;
+  int gaps; /* -1 unknown, 0 none, 1 device_seq may hold seqs of this device */
 } batch_ctx;
 
 /* One validated change. */
@@ -91,6 +99,7 @@ typedef struct change {
   int clamped;
   unsigned char digest[32];
   gs_buf canon; /* canonical text of json: digested once, stored as the body */
+  gs_canon_spans sp; /* where set and each of its values lie in canon */
 } change;
 
 static int64_t now_ms(const gs_engine *e) { return e->cfg.clock ? e->cfg.clock(e->cfg.clock_ctx) : gs_now_ms(); }
@@ -107,6 +116,7 @@ void gs_engine_config_defaults(gs_engine_config *c) {
 }
 
 sqlite3 *gs_engine_db(gs_engine *e) { return e->db; }
+void gs_engine_set_fast_create(gs_engine *e, int on) { e->fast_create = on != 0; }
 int64_t gs_engine_rev(const gs_engine *e) { return e->rev; }
 
 void gs_engine_set_hooks(gs_engine *e, const gs_engine_hooks *h) {
@@ -133,6 +143,7 @@ int gs_engine_open(gs_engine **out, const gs_engine_config *cfg, char *err, size
   gs_engine *e = gs_calloc(1, sizeof *e);
   if (!e) return GS_ENOMEM;
   e->cfg = *cfg;
+  e->fast_create = 1;
   if ((rc = gs_schema_load_builtin(&e->schema, err, errlen))) goto fail;
   if ((rc = gs_store_open(cfg->db_path, cfg->synchronous, &e->db, err, errlen))) goto fail;
   for (int i = 0; i < ST_COUNT_; i++) {
@@ -211,9 +222,19 @@ static int record_seq(gs_engine *e, batch_ctx *b, int64_t seq) {
     sqlite3_stmt *s = stmt(e, ST_SEQ_INS);
     sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, seq);
+    b->gaps = 1;
     return step_done(e, s);
   }
   b->acked_seq = seq;
+  if (b->gaps < 0) { /* once per batch: does the device have early seqs at all? */
+    sqlite3_stmt *s = stmt(e, ST_SEQ_ANY);
+    sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
+    int src = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (src != SQLITE_ROW && src != SQLITE_DONE) return gs_store_err(src);
+    b->gaps = src == SQLITE_ROW;
+  }
+  if (!b->gaps) return GS_OK;
   for (;;) { /* absorb seqs that arrived early */
     sqlite3_stmt *s = stmt(e, ST_SEQ_DEL);
     sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
@@ -313,9 +334,8 @@ static int decode_change(gs_engine *e, batch_ctx *b, const cJSON *cj, change *c,
   }
   c->id = x->valuestring;
   /* same bytes as gs_json_digest(cj), kept for store_change */
-  int rc = gs_json_canon(cj, &c->canon);
-  if (!rc && mbedtls_sha256_ret((const unsigned char *)c->canon.data, c->canon.len, c->digest, 0) != 0)
-    rc = GS_ECRYPTO;
+  int rc = gs_json_canon_spans(cj, "set", &c->canon, &c->sp);
+  if (!rc) rc = gs_sha256(c->canon.data, c->canon.len, c->digest);
   if (rc) return rc;
   if (c->seq == 0) {
     snprintf(detail, dl, "\"seq\" must be an integer >= 1");
@@ -394,12 +414,20 @@ static int decode_change(gs_engine *e, batch_ctx *b, const cJSON *cj, change *c,
 /* ------------------------------------------------------------------ */
 /* Merge                                                                */
 
-static int grid_allowed(gs_engine *e, const char *device, const char *grid) {
+/* Whether the batch's device may write grid; answers are kept for the batch
+ * (a device writes few grids, and device_grid does not change inside it). */
+static int grid_allowed(gs_engine *e, batch_ctx *b, const char *grid) {
+  for (int i = 0; i < b->ngrids; i++)
+    if (strcmp(b->grids[i].grid, grid) == 0) return b->grids[i].allowed;
   sqlite3_stmt *s = stmt(e, ST_DEV_GRID);
-  sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, grid, -1, SQLITE_STATIC);
   int ok = sqlite3_step(s) == SQLITE_ROW;
   sqlite3_reset(s);
+  if (b->ngrids < (int)(sizeof b->grids / sizeof b->grids[0]) && strlen(grid) < sizeof b->grids[0].grid) {
+    snprintf(b->grids[b->ngrids].grid, sizeof b->grids[0].grid, "%s", grid);
+    b->grids[b->ngrids++].allowed = ok;
+  }
   return ok;
 }
 
@@ -426,11 +454,47 @@ static char *ver_text(const gs_ver *v) {
  *   "ms:c:dev:base_ms:base_c:base_dev:change:valhash"
  * base_dev is empty when the writer had no version of the field. Device and
  * change ids are [A-Za-z0-9_-], so ':' never occurs inside a part. */
+/* Appends the decimal digits of v (>= 0) at p; returns the new end. */
+static char *put_uint(char *p, uint64_t v) {
+  char tmp[24], *t = tmp + sizeof tmp;
+  do {
+    *--t = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  size_t n = (size_t)(tmp + sizeof tmp - t);
+  memcpy(p, t, n);
+  return p + n;
+}
+
+static char *put_str(char *p, const char *s) {
+  size_t n = strlen(s);
+  memcpy(p, s, n);
+  return p + n;
+}
+
+/* out needs 2 x 20 digits + 2 x 5 + 2 x 64 (devices) + 64 (change) + 16 + 7 colons + NUL = 273 bytes at most
+ * (GS_HIST_MAX) for the ids decode_change admits; longer parts are refused. */
+#define GS_HIST_MAX 288
 static int hist_format(char *out, size_t n, const gs_ver *v, const gs_ver *base, const char *chg, const char *vh) {
-  int k = snprintf(out, n, "%lld:%d:%s:%lld:%d:%s:%s:%s", (long long)v->ms, v->c, v->dev,
-                   base->present ? (long long)base->ms : 0LL, base->present ? base->c : 0,
-                   base->present ? base->dev : "", chg, vh);
-  return k > 0 && (size_t)k < n;
+  if (n < GS_HIST_MAX || strlen(v->dev) > 64 || strlen(base->dev) > 64 || strlen(chg) > 64 || strlen(vh) > 16) return 0;
+  char *p = out;
+  p = put_uint(p, (uint64_t)v->ms);
+  *p++ = ':';
+  p = put_uint(p, (uint64_t)v->c);
+  *p++ = ':';
+  p = put_str(p, v->dev);
+  *p++ = ':';
+  p = put_uint(p, base->present ? (uint64_t)base->ms : 0);
+  *p++ = ':';
+  p = put_uint(p, base->present ? (uint64_t)base->c : 0);
+  *p++ = ':';
+  p = put_str(p, base->present ? base->dev : "");
+  *p++ = ':';
+  p = put_str(p, chg);
+  *p++ = ':';
+  p = put_str(p, vh);
+  *p = '\0';
+  return 1;
 }
 
 /* Splits the next ':'-terminated part of *p into out (NUL-terminated). */
@@ -559,7 +623,7 @@ static int ent_load(gs_engine *e, const change *c, ent_row *r) {
 static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, const ent_row *r, char *detail,
                                size_t dl) {
   const cJSON *g = cJSON_GetObjectItemCaseSensitive(c->set, "grid");
-  if (r->exists && !grid_allowed(e, b->device, r->grid)) {
+  if (r->exists && !grid_allowed(e, b, r->grid)) {
     snprintf(detail, dl, "%s %s belongs to grid %s, which this device may not write", c->type, c->entity,
              r->grid);
     return GS_EFORBIDDEN_GRID;
@@ -568,7 +632,7 @@ static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, cons
     snprintf(detail, dl, "field grid cannot be cleared");
     return GS_EBAD_VALUE;
   }
-  if (g && !grid_allowed(e, b->device, g->valuestring)) {
+  if (g && !grid_allowed(e, b, g->valuestring)) {
     snprintf(detail, dl, "grid %.64s is not one of this device's grids", g->valuestring);
     return GS_EFORBIDDEN_GRID;
   }
@@ -624,6 +688,75 @@ out:
   return rc;
 }
 
+/* The value hash of f, a member of c's set: FNV-1a of its canonical text,
+ * which is a span of the change's canonical text already made. */
+static int value_hash(gs_engine *e, const change *c, const cJSON *f, char vh[17]) {
+  for (size_t i = 0; c->sp.found && i < c->sp.n; i++)
+    if (c->sp.m[i].value == f) {
+      gs_json_hex64(gs_json_fnv(c->canon.data + c->sp.m[i].off, c->sp.m[i].len), vh);
+      return GS_OK;
+    }
+  return gs_json_hash_hex(f, &e->sx, vh);
+}
+
+/* A new entity: every field of the set wins (there is nothing to merge with
+ * and no earlier write to conflict with), so the stored texts are written
+ * straight from the change's canonical text rather than through cJSON trees:
+ * fields is the canonical set; ver and hist hold this change's version for
+ * each field. The bytes are those the general path (merge + write_entity)
+ * produces; tests/unit/test_engine.c compares the two. */
+static int create_entity(gs_engine *e, const change *c) {
+  const gs_canon_spans *sp = &c->sp;
+  gs_buf *vp = &e->sv, *hp = &e->sh;
+  gs_buf_reset(vp);
+  gs_buf_reset(hp);
+  const cJSON *g = cJSON_GetObjectItemCaseSensitive(c->set, "grid");
+  if (!cJSON_IsString(g)) return GS_EINTERNAL;
+  char verb[128], *q = verb; /* [ms,counter,"device"] */
+  *q++ = '[';
+  q = put_uint(q, (uint64_t)c->ver.ms);
+  *q++ = ',';
+  q = put_uint(q, (uint64_t)c->ver.c);
+  *q++ = ',';
+  *q++ = '"';
+  q = put_str(q, c->ver.dev); /* a device id: [a-z0-9-], nothing to escape */
+  *q++ = '"';
+  *q++ = ']';
+  int rc = gs_buf_puts(vp, "{");
+  if (!rc) rc = gs_buf_puts(hp, "{");
+  for (size_t i = 0; !rc && i < sp->n; i++) {
+    const char *key = sp->m[i].key;
+    char vh[17], hbuf[GS_HIST_MAX];
+    gs_ver base = {0};
+    if (c->base) parse_ver(cJSON_GetObjectItemCaseSensitive(c->base, key), &base);
+    gs_json_hex64(gs_json_fnv(c->canon.data + sp->m[i].off, sp->m[i].len), vh);
+    if (!hist_format(hbuf, sizeof hbuf, &c->ver, &base, c->id, vh)) return GS_EINTERNAL;
+    if (i && ((rc = gs_buf_puts(vp, ",")) || (rc = gs_buf_puts(hp, ",")))) break;
+    if (!rc) rc = gs_buf_json_str(vp, key);
+    if (!rc) rc = gs_buf_puts(vp, ":");
+    if (!rc) rc = gs_buf_append(vp, verb, (size_t)(q - verb));
+    if (!rc) rc = gs_buf_json_str(hp, key);
+    if (!rc) rc = gs_buf_puts(hp, ":[");
+    if (!rc) rc = gs_buf_json_str(hp, hbuf);
+    if (!rc) rc = gs_buf_puts(hp, "]");
+  }
+  if (!rc) rc = gs_buf_puts(vp, "}");
+  if (!rc) rc = gs_buf_puts(hp, "}");
+  if (rc) return rc;
+  int64_t rev = ++e->rev;
+  sqlite3_stmt *s = stmt(e, ST_ENT_INS);
+  sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, c->entity, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, g->valuestring, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, rev);
+  sqlite3_bind_text(s, 5, c->canon.data + sp->off, (int)sp->len, SQLITE_STATIC);
+  sqlite3_bind_text(s, 6, vp->data, (int)vp->len, SQLITE_STATIC);
+  sqlite3_bind_text(s, 7, hp->data, (int)hp->len, SQLITE_STATIC);
+  rc = step_done(e, s);
+  if (!rc && e->hooks.write) rc = e->hooks.write(e->hooks.ctx, c->type, c->entity, NULL, c->set);
+  return rc;
+}
+
 /* Merges a validated change into the entity. *conflicted is set when this
  * change conflicts with an earlier one. Returns a rejection code (with
  * detail), or a local error, or GS_OK. */
@@ -632,11 +765,15 @@ static int merge(gs_engine *e, batch_ctx *b, const change *c, int *conflicted, c
   int rc = ent_load(e, c, &r);
   if (rc) goto out;
   if ((rc = check_against_state(e, b, c, &r, detail, dl))) goto out;
+  if (!r.exists && c->sp.found && e->fast_create) {
+    rc = create_entity(e, c);
+    goto out;
+  }
   int changed = 0;
   const cJSON *f;
   cJSON_ArrayForEach(f, c->set) {
     char vh[17];
-    if ((rc = gs_json_hash_hex(f, &e->sx, vh))) goto out;
+    if ((rc = value_hash(e, c, f, vh))) goto out;
     gs_ver base = {0};
     if (c->base) parse_ver(cJSON_GetObjectItemCaseSensitive(c->base, f->string), &base);
     /* conflicts against every earlier accepted write of this field */
@@ -653,7 +790,7 @@ static int merge(gs_engine *e, batch_ctx *b, const change *c, int *conflicted, c
       }
     }
     /* remember this write for later conflict checks */
-    char hbuf[256];
+    char hbuf[GS_HIST_MAX];
     cJSON *entry = hist_format(hbuf, sizeof hbuf, &c->ver, &base, c->id, vh) ? cJSON_CreateString(hbuf) : NULL;
     if (!entry) {
       rc = GS_ENOMEM;
@@ -798,6 +935,7 @@ static int apply_batch(gs_engine *e, const gs_batch_in *in, gs_buf *ack) {
   memset(&b, 0, sizeof b);
   b.device = in->device;
   b.now = now_ms(e);
+  b.gaps = -1;
   char detail[256];
   int enabled = 0;
   int found = gs_valid_device_id(in->device) ? device_row(e, in->device, &enabled, &b.acked_seq) : 0;

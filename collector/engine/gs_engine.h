@@ -71,6 +71,10 @@ int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf 
  * GS_OK when page must be published, a transient error otherwise. */
 int gs_engine_pull(gs_engine *e, const char *device, const char *payload, size_t len, gs_buf *page);
 
+/* For tests: 0 sends new entities through the general merge path instead of
+ * the direct one (both must store the same bytes). Default 1. */
+void gs_engine_set_fast_create(gs_engine *e, int on);
+
 /* The store handle, for admin tools and the status module (same thread). */
 sqlite3 *gs_engine_db(gs_engine *e);
 /* Current global rev and server HLC (for status and tests). */
