@@ -6,7 +6,8 @@
  * 4,000 changes/s, 21-30 ms without). The checkpointer is a thread with its
  * own connection that runs PASSIVE checkpoints every interval while the
  * writer goes on (WAL mode allows it); the writer's connection sets
- * wal_autocheckpoint=0. The thread touches no table, only SQLite's own
+ * wal_autocheckpoint=0. Past RESTART_FRAMES it restarts the WAL between two
+ * of the writer's transactions (gs_checkpointer_writer_enter/leave). The thread touches no table, only SQLite's own
  * WAL-to-database copy, so the engine's single-writer design is unchanged.
  */
 #ifndef GS_CHECKPOINT_H
@@ -18,6 +19,11 @@ typedef struct gs_checkpointer gs_checkpointer;
  * (GS_EIO when the database cannot be opened, GS_ENOMEM, GS_EINTERNAL when
  * the thread cannot start). */
 int gs_checkpointer_start(gs_checkpointer **out, const char *path, int interval_ms);
+/* The writer brackets each write transaction (BEGIN .. COMMIT/ROLLBACK)
+ * with these, so that a RESTART checkpoint gets its turn between two
+ * transactions instead of polling for the write lock. Both NULL-safe. */
+void gs_checkpointer_writer_enter(gs_checkpointer *c);
+void gs_checkpointer_writer_leave(gs_checkpointer *c);
 /* Stops the thread (after its current checkpoint) and frees it. NULL-safe. */
 void gs_checkpointer_stop(gs_checkpointer *c);
 
