@@ -15,12 +15,15 @@
  * - validate_cn_call_back runs (depth 0) only after OpenSSL verified the
  *   chain and the CRL; there we require a registered, enabled device and a
  *   free session slot.
- * - Requests: the device id is re-derived from the session's verified peer
- *   certificate (subject CN), never from the payload, and the certificate is
- *   re-checked against the current CRL so a revocation also stops sessions
- *   that were established before it.
+ * - Requests are handled by gs_coapreq.c (resources, prologue checks,
+ *   bodies, Block1/Block2, status documents), which knows nothing of DTLS:
+ *   this file gives it the device identity through session_device(), which
+ *   re-derives the id from the session's verified peer certificate (subject
+ *   CN), never from the payload, and re-checks the certificate against the
+ *   current CRL so a revocation also stops sessions established before it.
  */
 #include "gs_coap.h"
+#include "gs_coapreq.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,15 +46,7 @@
 #include "gs_util.h"
 
 #define CRL_CHECK_MS 2000     /* how often crl.pem's mtime is looked at */
-#define RETRY_AFTER_S 5       /* Max-Age of a 5.03 after a transient store error */
 #define CHAIN_DEPTH 2         /* device cert directly under the CA (+1 spare) */
-
-typedef struct status_doc {
-  char org[65];
-  char *json;
-  size_t len;
-  coap_resource_t *res;
-} status_doc;
 
 struct gs_coap {
   gs_loop *loop;
@@ -68,10 +63,8 @@ struct gs_coap {
   off_t crl_size;
   ino_t crl_ino;
   int64_t next_crl_check;
-  /* status documents per org, for GET /v1/status/{org} */
-  status_doc **docs;
-  size_t ndocs, capdocs;
-  gs_coap_stats stats;
+  gs_coapreq *req; /* the request handlers */
+  gs_coap_stats stats;  /* request counters are read from req */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -126,22 +119,6 @@ static int cert_device(X509 *x, char dev[65]) {
   memcpy(dev, d, (size_t)len);
   dev[len] = '\0';
   return gs_valid_device_id(dev);
-}
-
-/* 1 when the device is registered and enabled, 0 when not, -1 on a store error. */
-static int device_enabled(gs_coap *c, const char *dev) {
-  sqlite3_stmt *st = NULL;
-  int r = -1;
-  sqlite3 *db = gs_engine_db(c->engine);
-  if (sqlite3_prepare_v2(db, "SELECT enabled FROM device WHERE id=?", -1, &st, NULL) != SQLITE_OK) goto out;
-  sqlite3_bind_text(st, 1, dev, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) r = sqlite3_column_int(st, 0) != 0;
-  else if (rc == SQLITE_DONE) r = 0;
-out:
-  if (r < 0) gs_error("coap: device lookup of %s failed: %s", dev, sqlite3_errmsg(db));
-  sqlite3_finalize(st);
-  return r;
 }
 
 /* 1 when x is listed in one of the loaded CRLs. */
@@ -326,7 +303,7 @@ static int on_validate_cn(const char *cn, const uint8_t *der, size_t der_len, co
     c->stats.handshakes_refused++;
     return 0;
   }
-  int en = device_enabled(c, dev);
+  int en = gs_coapreq_device_enabled(c->engine, dev);
   if (en != 1) {
     gs_warn("coap: handshake from %s refused: device %s is %s", peer_str(s), dev,
             en == 0 ? "not registered or disabled" : "unknown (store error)");
@@ -350,6 +327,7 @@ static int on_event(coap_session_t *s, const coap_event_t ev) {
   case COAP_EVENT_SERVER_SESSION_NEW: c->stats.sessions++; break;
   case COAP_EVENT_SERVER_SESSION_DEL:
     if (c->stats.sessions) c->stats.sessions--;
+    gs_coapreq_session_closed(c->req, s);
     break;
   case COAP_EVENT_DTLS_ERROR: gs_info("coap: DTLS error with %s; session dropped", peer_str(s)); break;
   default: break;
@@ -358,206 +336,24 @@ static int on_event(coap_session_t *s, const coap_event_t ev) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* request handling                                                          */
+/* identity of a request (gs_coapreq_identity_fn)                            */
 
-static void release_buf(coap_session_t *s, void *p) {
-  (void)s;
-  gs_free(p);
-}
-
-/* Sets an error response with a small JSON diagnostic. */
-static void refuse(gs_coap *c, coap_pdu_t *resp, int code, const char *error) {
-  uint8_t buf[4];
-  char body[128];
-  int n = snprintf(body, sizeof body, "{\"v\":1,\"error\":\"%s\"}", error);
-  coap_pdu_set_code(resp, (coap_pdu_code_t)COAP_RESPONSE_CODE(code));
-  coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
-                  coap_encode_var_safe(buf, sizeof buf, COAP_MEDIATYPE_APPLICATION_JSON), buf);
-  if (code == 503)
-    coap_add_option(resp, COAP_OPTION_MAXAGE, coap_encode_var_safe(buf, sizeof buf, RETRY_AFTER_S), buf);
-  coap_add_data(resp, (size_t)n, (const uint8_t *)body);
-  c->stats.refused++;
-}
-
-static int opt_uint(const coap_pdu_t *pdu, coap_option_num_t num, unsigned *v) {
-  coap_opt_iterator_t it;
-  coap_opt_t *o = coap_check_option(pdu, num, &it);
-  if (!o) return 0;
-  *v = coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
-  return 1;
-}
-
-/* Checks common to every request. Returns 1 and fills dev when the handler
- * may go on; otherwise the response is set and 0 is returned. */
-static int prologue(gs_coap *c, coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp, const char *what,
-                    int with_body, char dev[65]) {
-  coap_opt_iterator_t it;
-  unsigned v;
-  /* We are no proxy (CVE-2023-30362 analysis in docs/COAP.md). */
-  if (coap_check_option(req, COAP_OPTION_PROXY_URI, &it) || coap_check_option(req, COAP_OPTION_PROXY_SCHEME, &it) ||
-      coap_check_option(req, COAP_OPTION_HOP_LIMIT, &it)) {
-    gs_warn("coap: %s from %s refused: proxy option (Proxy-Uri/Proxy-Scheme/Hop-Limit) on a non-proxy", what,
-            peer_str(s));
-    refuse(c, resp, 505, "proxying_not_supported");
-    return 0;
-  }
+/* The device of session s: the CN of its verified peer certificate, which
+ * must not be revoked by the CRL loaded now. */
+static gs_coapreq_id session_device(void *arg, coap_session_t *s, const char *what, char dev[65]) {
+  gs_coap *c = arg;
   coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
   SSL *ssl = coap_session_get_tls(s, &lib);
   X509 *peer = (ssl && lib == COAP_TLS_LIBRARY_OPENSSL) ? SSL_get0_peer_certificate(ssl) : NULL;
   if (!peer || SSL_get_verify_result(ssl) != X509_V_OK || !cert_device(peer, dev)) {
     gs_warn("coap: %s from %s refused: no verified device certificate", what, peer_str(s));
-    refuse(c, resp, 401, "unknown_device");
-    return 0;
+    return GS_COAPREQ_ID_UNKNOWN;
   }
   if (!c->verify_store || cert_revoked(c, peer)) {
     gs_warn("coap: %s from %s (%s) refused: certificate revoked or no valid CRL", what, dev, peer_str(s));
-    refuse(c, resp, 403, "unknown_device");
-    return 0;
+    return GS_COAPREQ_ID_REFUSED;
   }
-  int en = device_enabled(c, dev);
-  if (en < 0) {
-    refuse(c, resp, 503, "busy");
-    c->stats.transient++;
-    return 0;
-  }
-  if (!en) {
-    gs_warn("coap: %s from %s refused: device %s not registered or disabled", what, peer_str(s), dev);
-    refuse(c, resp, 403, "unknown_device");
-    return 0;
-  }
-  if (opt_uint(req, COAP_OPTION_ACCEPT, &v) && v != COAP_MEDIATYPE_APPLICATION_JSON) {
-    refuse(c, resp, 406, "bad_request");
-    return 0;
-  }
-  if (with_body) {
-    if (!opt_uint(req, COAP_OPTION_CONTENT_FORMAT, &v) || v != COAP_MEDIATYPE_APPLICATION_JSON) {
-      gs_info("coap: %s from %s refused: Content-Format must be 50 (application/json)", what, dev);
-      refuse(c, resp, 415, "bad_request");
-      return 0;
-    }
-  }
-  return 1;
-}
-
-/* The whole request body (COAP_BLOCK_SINGLE_BODY: libcoap reassembled
- * Block1). Returns 0 and sets 4.13 when it is over max_body_bytes. */
-static int body(gs_coap *c, coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp, const char *what,
-                const char *dev, const uint8_t **data, size_t *len) {
-  size_t off = 0, total = 0;
-  *data = NULL;
-  *len = 0;
-  if (!coap_get_data_large(req, len, data, &off, &total)) {
-    *data = (const uint8_t *)"";
-    *len = total = 0;
-  }
-  if (total > (size_t)c->cfg.coap_max_body_bytes || *len > (size_t)c->cfg.coap_max_body_bytes) {
-    gs_warn("coap: %s from %s (%s) refused: body of %zu bytes is over max_body_bytes %lld", what, dev, peer_str(s),
-            total > *len ? total : *len, (long long)c->cfg.coap_max_body_bytes);
-    refuse(c, resp, 413, "too_large");
-    return 0;
-  }
-  if (off != 0 || *len != total) {
-    /* cannot happen with COAP_BLOCK_SINGLE_BODY; never apply a fragment */
-    gs_error("coap: %s from %s: got a body fragment (%zu+%zu of %zu); refused", what, dev, off, *len, total);
-    refuse(c, resp, 408, "bad_request");
-    return 0;
-  }
-  return 1;
-}
-
-/* Sends buf (stolen) as the response body, Block2 when it does not fit. */
-static void respond(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, const coap_string_t *q,
-                    coap_pdu_t *resp, int code, gs_buf *buf) {
-  size_t n = buf->len;
-  char *data = gs_buf_steal(buf);
-  coap_pdu_set_code(resp, (coap_pdu_code_t)COAP_RESPONSE_CODE(code));
-  if (!data || !coap_add_data_large_response(r, s, req, resp, q, COAP_MEDIATYPE_APPLICATION_JSON, -1, 0, n,
-                                             (const uint8_t *)data, release_buf, data)) {
-    /* libcoap releases data itself only on success */
-    gs_free(data);
-    gs_error("coap: cannot attach a %zu-byte response for %s", n, peer_str(s));
-    coap_pdu_set_code(resp, (coap_pdu_code_t)COAP_RESPONSE_CODE(500));
-  }
-}
-
-static void hnd_up(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, const coap_string_t *q,
-                   coap_pdu_t *resp) {
-  gs_coap *c = coap_resource_get_userdata(r);
-  char dev[65];
-  const uint8_t *data;
-  size_t len;
-  if (!prologue(c, s, req, resp, "POST /v1/up", 1, dev)) return;
-  if (!body(c, s, req, resp, "POST /v1/up", dev, &data, &len)) return;
-  gs_buf ack = GS_BUF_INIT;
-  int rc = gs_engine_apply(c->engine, dev, (const char *)data, len, &ack);
-  gs_debug("coap: POST /v1/up from %s (%s) mid %d, %zu bytes: %s", dev, peer_str(s), coap_pdu_get_mid(req), len,
-           rc == GS_OK ? "committed" : gs_strerror(rc));
-  if (rc != GS_OK) {
-    gs_warn("coap: batch from %s not committed: %s; answered 5.03, the device retries", dev, gs_strerror(rc));
-    gs_buf_free(&ack);
-    refuse(c, resp, 503, gs_errname(rc));
-    c->stats.transient++;
-    return;
-  }
-  c->stats.ups++;
-  respond(r, s, req, q, resp, 204, &ack);
-}
-
-static void hnd_pull(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, const coap_string_t *q,
-                     coap_pdu_t *resp) {
-  gs_coap *c = coap_resource_get_userdata(r);
-  char dev[65];
-  const uint8_t *data;
-  size_t len;
-  if (!prologue(c, s, req, resp, "POST /v1/pull", 1, dev)) return;
-  if (!body(c, s, req, resp, "POST /v1/pull", dev, &data, &len)) return;
-  gs_buf page = GS_BUF_INIT;
-  int rc = gs_engine_pull(c->engine, dev, (const char *)data, len, &page);
-  if (rc != GS_OK) {
-    gs_warn("coap: pull from %s failed: %s; answered 5.03, the device retries", dev, gs_strerror(rc));
-    gs_buf_free(&page);
-    refuse(c, resp, 503, gs_errname(rc));
-    c->stats.transient++;
-    return;
-  }
-  c->stats.pulls++;
-  respond(r, s, req, q, resp, 205, &page);
-}
-
-static void hnd_status(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, const coap_string_t *q,
-                       coap_pdu_t *resp) {
-  status_doc *d = coap_resource_get_userdata(r);
-  gs_coap *c = coap_get_app_data(coap_session_get_context(s));
-  char dev[65];
-  if (!c || !d) {
-    coap_pdu_set_code(resp, (coap_pdu_code_t)COAP_RESPONSE_CODE(404));
-    return;
-  }
-  if (!prologue(c, s, req, resp, "GET /v1/status", 0, dev)) return;
-  gs_buf b = GS_BUF_INIT;
-  if (gs_buf_append(&b, d->json, d->len) != GS_OK) {
-    refuse(c, resp, 503, "nomem");
-    c->stats.transient++;
-    return;
-  }
-  c->stats.status_gets++;
-  respond(r, s, req, q, resp, 205, &b);
-}
-
-/* Any path we do not serve (an org without a status document yet, a typo)
- * still goes through the prologue, so proxy options and unverified peers get
- * the same refusal whatever the Uri-Path; then 4.04. */
-static void hnd_unknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, const coap_string_t *q,
-                        coap_pdu_t *resp) {
-  (void)r, (void)q;
-  gs_coap *c = coap_get_app_data(coap_session_get_context(s));
-  char dev[65];
-  if (!c) {
-    coap_pdu_set_code(resp, (coap_pdu_code_t)COAP_RESPONSE_CODE(404));
-    return;
-  }
-  if (!prologue(c, s, req, resp, "request", 0, dev)) return;
-  refuse(c, resp, 404, "not_found");
+  return GS_COAPREQ_ID_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -635,20 +431,6 @@ static int bind_address(const char *host, int port, coap_address_t *a) {
   return GS_OK;
 }
 
-static coap_resource_t *add_resource(gs_coap *c, const char *path, coap_request_t method,
-                                     coap_method_handler_t h, void *userdata) {
-  coap_str_const_t *p = coap_new_str_const((const uint8_t *)path, strlen(path));
-  coap_resource_t *r = p ? coap_resource_init(p, COAP_RESOURCE_FLAGS_RELEASE_URI) : NULL;
-  if (!r) {
-    coap_delete_str_const(p);
-    return NULL;
-  }
-  coap_register_request_handler(r, method, h);
-  coap_resource_set_userdata(r, userdata);
-  coap_add_resource(c->ctx, r);
-  return r;
-}
-
 int gs_coap_new(gs_coap **out, gs_loop *loop, gs_engine *engine, const gs_config *cfg, char *err, size_t errlen) {
   int rc = GS_ENOMEM;
   coap_address_t addr;
@@ -691,7 +473,11 @@ int gs_coap_new(gs_coap **out, gs_loop *loop, gs_engine *engine, const gs_config
     goto fail;
   }
   coap_set_app_data(c->ctx, c);
-  coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+  /* registers the resources and sets the block mode */
+  if (gs_coapreq_new(&c->req, c->ctx, engine, c->cfg.coap_max_body_bytes, session_device, c) != GS_OK) {
+    snprintf(err, errlen, "coap: out of memory adding resources");
+    goto fail;
+  }
   coap_context_set_session_timeout(c->ctx, (unsigned)c->cfg.coap_idle_timeout_s);
   coap_context_set_max_handshake_sessions(c->ctx, (unsigned)c->cfg.coap_max_sessions);
   coap_register_event_handler(c->ctx, on_event);
@@ -728,19 +514,6 @@ int gs_coap_new(gs_coap **out, gs_loop *loop, gs_engine *engine, const gs_config
     rc = GS_ENET;
     goto fail;
   }
-  if (!add_resource(c, "v1/up", COAP_REQUEST_POST, hnd_up, c) ||
-      !add_resource(c, "v1/pull", COAP_REQUEST_POST, hnd_pull, c)) {
-    snprintf(err, errlen, "coap: out of memory adding resources");
-    goto fail;
-  }
-  coap_resource_t *unknown = coap_resource_unknown_init(hnd_unknown);
-  if (!unknown) {
-    snprintf(err, errlen, "coap: out of memory adding resources");
-    goto fail;
-  }
-  coap_register_request_handler(unknown, COAP_REQUEST_GET, hnd_unknown);
-  coap_register_request_handler(unknown, COAP_REQUEST_POST, hnd_unknown);
-  coap_add_resource(c->ctx, unknown);
   c->fd = coap_context_get_coap_fd(c->ctx);
   if (c->fd < 0) {
     snprintf(err, errlen, "coap: libcoap was built without epoll; cannot join the event loop");
@@ -782,6 +555,7 @@ void gs_coap_reconfigure(gs_coap *c, const gs_config *cfg) {
       cfg->coap_enabled != c->cfg.coap_enabled)
     gs_warn("coap: [coap] enabled, bind, port and file paths take effect after a restart");
   c->cfg.coap_max_body_bytes = cfg->coap_max_body_bytes;
+  gs_coapreq_set_max_body(c->req, cfg->coap_max_body_bytes);
   c->cfg.coap_max_sessions = cfg->coap_max_sessions;
   c->cfg.coap_idle_timeout_s = cfg->coap_idle_timeout_s;
   if (c->ctx) {
@@ -792,61 +566,23 @@ void gs_coap_reconfigure(gs_coap *c, const gs_config *cfg) {
   check_crl(c, 0);
 }
 
-static status_doc *find_doc(gs_coap *c, const char *org) {
-  for (size_t i = 0; i < c->ndocs; i++)
-    if (strcmp(c->docs[i]->org, org) == 0) return c->docs[i];
-  return NULL;
-}
-
 void gs_coap_status_changed(struct gs_coap *c, const char *org, const char *json, size_t len) {
-  if (!c || c->stopped || !c->ctx || !org || !json) return;
-  if (!gs_valid_org_id(org)) {
-    gs_warn("coap: status for invalid org id '%.70s' ignored", org);
-    return;
-  }
-  char *copy = gs_malloc(len + 1);
-  if (!copy) goto oom;
-  memcpy(copy, json, len);
-  copy[len] = '\0';
-  status_doc *d = find_doc(c, org);
-  if (d) {
-    gs_free(d->json);
-    d->json = copy;
-    d->len = len;
-    coap_resource_notify_observers(d->res, NULL);
-    c->kick = 1;
-    return;
-  }
-  if (c->ndocs == c->capdocs) {
-    size_t ncap = c->capdocs ? c->capdocs * 2 : 64;
-    status_doc **nd = gs_realloc(c->docs, ncap * sizeof *nd);
-    if (!nd) goto oom_copy;
-    c->docs = nd;
-    c->capdocs = ncap;
-  }
-  if (!(d = gs_calloc(1, sizeof *d))) goto oom_copy;
-  snprintf(d->org, sizeof d->org, "%s", org);
-  d->json = copy;
-  d->len = len;
-  char path[96];
-  snprintf(path, sizeof path, "v1/status/%s", org);
-  if (!(d->res = add_resource(c, path, COAP_REQUEST_GET, hnd_status, d))) {
-    gs_free(d);
-    goto oom_copy;
-  }
-  coap_resource_set_get_observable(d->res, 1);
-  c->docs[c->ndocs++] = d;
-  return;
-oom_copy:
-  gs_free(copy);
-oom:
-  gs_error("coap: out of memory keeping the status of %s; GET /v1/status/%s serves the previous one", org, org);
+  if (!c || c->stopped || !c->ctx) return;
+  if (gs_coapreq_status_changed(c->req, org, json, len)) c->kick = 1;
 }
 
 gs_coap_stats gs_coap_get_stats(const gs_coap *c) {
   gs_coap_stats s;
   memset(&s, 0, sizeof s);
-  return c ? c->stats : s;
+  if (!c) return s;
+  s = c->stats;
+  gs_coapreq_stats r = gs_coapreq_get_stats(c->req);
+  s.ups = r.ups;
+  s.pulls = r.pulls;
+  s.status_gets = r.status_gets;
+  s.refused = r.refused;
+  s.transient = r.transient;
+  return s;
 }
 
 void gs_coap_free(gs_coap *c) {
@@ -855,17 +591,15 @@ void gs_coap_free(gs_coap *c) {
   if (c->fd >= 0) gs_loop_fd_del(c->loop, c->fd);
   c->fd = -1;
   if (c->ctx) {
+    gs_coap_stats st = gs_coap_get_stats(c);
     gs_info("coap: stopping after %lu batches, %lu pulls, %lu status reads, %lu refused requests, %lu refused "
             "handshakes",
-            c->stats.ups, c->stats.pulls, c->stats.status_gets, c->stats.refused, c->stats.handshakes_refused);
+            st.ups, st.pulls, st.status_gets, st.refused, st.handshakes_refused);
     coap_free_context(c->ctx); /* resources (and their URIs) go with it */
   }
   c->ctx = NULL;
-  for (size_t i = 0; i < c->ndocs; i++) {
-    gs_free(c->docs[i]->json);
-    gs_free(c->docs[i]);
-  }
-  gs_free(c->docs);
+  gs_coapreq_free(c->req); /* after the context: its resources point into req */
+  c->req = NULL;
   X509_STORE_free(c->verify_store);
   sk_X509_CRL_pop_free(c->crls, X509_CRL_free);
   /* The loop may still hold c in its prepare/timer hooks (they cannot be
