@@ -46,7 +46,10 @@ for t in "${targets[@]}"; do
   seeds=("$src/tests/fuzz/corpus/$t")
   [ -d "$src/tests/fuzz/regress/$t" ] && seeds+=("$src/tests/fuzz/regress/$t")
   dict=()
-  case "$t" in batch|pull) dict=(-dict="$src/tests/fuzz/json.dict") ;; esac
+  case "$t" in
+    batch|pull) dict=(-dict="$src/tests/fuzz/json.dict") ;;
+    coap) dict=(-dict="$src/tests/fuzz/coap.dict") ;;
+  esac
   n0=$(find "${seeds[@]}" -type f ! -name '.*' | wc -l)
   set +e
   "$build/bin/fuzz_$t" "$work/corpus" "${seeds[@]}" "${dict[@]}" -max_total_time="$secs" -timeout=10 \
