@@ -38,8 +38,11 @@ static void row(gs_status *s, const char *org, int depth, int64_t now) {
     cJSON_Delete(d);
   }
   gs_buf_free(&doc);
-  printf("%*s%-*s %-30s %7lld %7lld %s %6lld %5lld %2lld/%2lld/%2lld/%2lld %7lld %6lld %6lld\n", depth * 2, "",
-         16 - depth * 2 > 4 ? 16 - depth * 2 : 4, org, name, (long long)n.households, (long long)n.visited_period, cov,
+  /* pad the name to 30 terminal columns (Chinese characters take two) */
+  size_t w = gs_utf8_width(name);
+  int pad = w < 30 ? (int)(30 - w) : 0;
+  printf("%*s%-*s %s%*s %7lld %7lld %s %6lld %5lld %2lld/%2lld/%2lld/%2lld %7lld %6lld %6lld\n", depth * 2, "",
+         16 - depth * 2 > 4 ? 16 - depth * 2 : 4, org, name, pad, "", (long long)n.households, (long long)n.visited_period, cov,
          (long long)n.visits_today, (long long)n.reports_open, (long long)n.by_urgency[0], (long long)n.by_urgency[1],
          (long long)n.by_urgency[2], (long long)n.by_urgency[3], (long long)n.reports_overdue, (long long)n.care_due,
          (long long)n.devices_active);

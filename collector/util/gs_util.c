@@ -61,6 +61,29 @@ size_t gs_utf8_len(const char *s) {
   return n;
 }
 
+/* East Asian Wide and Fullwidth ranges (Unicode UAX #11), the ones Chinese
+ * names and addresses use; everything else counts one column. */
+static int wide(uint32_t c) {
+  return (c >= 0x1100 && c <= 0x115F) || (c >= 0x2E80 && c <= 0x303E) || (c >= 0x3041 && c <= 0x33FF) ||
+         (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0xA000 && c <= 0xA4CF) ||
+         (c >= 0xAC00 && c <= 0xD7A3) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0xFE30 && c <= 0xFE4F) ||
+         (c >= 0xFF00 && c <= 0xFF60) || (c >= 0xFFE0 && c <= 0xFFE6) || (c >= 0x20000 && c <= 0x3FFFD);
+}
+
+size_t gs_utf8_width(const char *s) {
+  size_t w = 0;
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    uint32_t c = *p;
+    int n = c < 0x80 ? 0 : c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+    if (n) c &= 0x3Fu >> n;
+    p++;
+    for (; n > 0 && (*p & 0xC0) == 0x80; n--, p++) c = (c << 6) | (*p & 0x3F);
+    w += wide(c) ? 2 : 1;
+  }
+  return w;
+}
+
 int gs_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out) {
   if (!s || !*s) return GS_EINVAL;
   errno = 0;

@@ -15,6 +15,9 @@ int gs_valid_entity_id(const char *s);
 int gs_valid_utf8(const char *s, size_t n);
 /* Number of code points of valid UTF-8 s. */
 size_t gs_utf8_len(const char *s);
+/* Terminal columns of UTF-8 s: 2 for East Asian wide characters (汉字),
+ * 1 for others; for aligning tables with Chinese names. */
+size_t gs_utf8_width(const char *s);
 
 /* strtoll with full checks: whole string, range [min,max]. GS_OK or GS_EINVAL. */
 int gs_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
