@@ -80,6 +80,10 @@ def build(rows, mode, params):
         R["scale_large_detail"] = {k: s.get(k) for k in ("entities_after", "db_bytes", "prefill_s", "group_ms_p95")}
     if R["scale_empty_batch_ms"] and R["scale_large_batch_ms"]:
         R["scale_ratio"] = R["scale_large_batch_ms"]["median"] / R["scale_empty_batch_ms"]["median"]
+    R["scale_ceiling_empty_batch_ms"] = stat(g("scale_ceiling_empty", "batch_ms_p50"))
+    R["scale_ceiling_large_batch_ms"] = stat(g("scale_ceiling_large", "batch_ms_p50"))
+    if R["scale_ceiling_empty_batch_ms"] and R["scale_ceiling_large_batch_ms"]:
+        R["scale_ceiling_ratio"] = R["scale_ceiling_large_batch_ms"]["median"] / R["scale_ceiling_empty_batch_ms"]["median"]
     R["coap"] = by["coap"][0]["r"] if by.get("coap") else None
     R["certs_per_s"] = stat(g("certs", "certs_per_s"))
     if by.get("sessions"):
@@ -119,6 +123,9 @@ def table(o):
     sd = R.get("scale_large_detail") or {}
     add("   batch cost, %s entities (%.0f MB), ms/batch" % (sd.get("entities_after"), (sd.get("db_bytes") or 0) / 1e6), fmt(R["scale_large_batch_ms"], nd=2))
     add("   ratio large/empty", "%.2f" % R["scale_ratio"] if R.get("scale_ratio") else "n/a", "<= 1.20")
+    add("   ceiling (same rows, plain INSERTs): empty, ms/batch", fmt(R.get("scale_ceiling_empty_batch_ms"), nd=2))
+    add("   ceiling: large store, ms/batch", fmt(R.get("scale_ceiling_large_batch_ms"), nd=2))
+    add("   ceiling ratio large/empty", "%.2f" % R["scale_ceiling_ratio"] if R.get("scale_ceiling_ratio") else "n/a")
     s = R.get("sessions")
     if s:
         add("8. sessions connected / requested", "%d / %d (handshakes %s/s)" % (s["connected"], s["devices"], s["handshakes_per_s"]))
