@@ -13,7 +13,7 @@ void gs_config_defaults(gs_config *c) {
   snprintf(c->db, sizeof c->db, "gridsync.db");
   c->synchronous = 2;
   c->group_max = 64;
-  c->checkpoint_ms = 1000;
+  c->checkpoint_ms = 250;
   snprintf(c->mqtt_host, sizeof c->mqtt_host, "127.0.0.1");
   c->mqtt_port = 8883;
   snprintf(c->mqtt_client_id, sizeof c->mqtt_client_id, "gs-collector");

@@ -6,8 +6,9 @@
  * 4,000 changes/s, 21-30 ms without). The checkpointer is a thread with its
  * own connection that runs PASSIVE checkpoints every interval while the
  * writer goes on (WAL mode allows it); the writer's connection sets
- * wal_autocheckpoint=0. Past RESTART_FRAMES it restarts the WAL between two
- * of the writer's transactions (gs_checkpointer_writer_enter/leave). The thread touches no table, only SQLite's own
+ * wal_autocheckpoint=0. Past CATCHUP_FRAMES it copies the rest between two of
+ * the writer's transactions (gs_checkpointer_writer_enter/leave), so that the
+ * writer starts the WAL over and the WAL stays small. The thread touches no table, only SQLite's own
  * WAL-to-database copy, so the engine's single-writer design is unchanged.
  */
 #ifndef GS_CHECKPOINT_H
@@ -20,7 +21,7 @@ typedef struct gs_checkpointer gs_checkpointer;
  * the thread cannot start). */
 int gs_checkpointer_start(gs_checkpointer **out, const char *path, int interval_ms);
 /* The writer brackets each write transaction (BEGIN .. COMMIT/ROLLBACK)
- * with these, so that a RESTART checkpoint gets its turn between two
+ * with these, so that a catch-up checkpoint gets its turn between two
  * transactions instead of polling for the write lock. Both NULL-safe. */
 void gs_checkpointer_writer_enter(gs_checkpointer *c);
 void gs_checkpointer_writer_leave(gs_checkpointer *c);
