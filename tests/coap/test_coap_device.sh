@@ -108,7 +108,9 @@ done
 
 # --- 3. 5.03 while the store is locked: retried with the same batch ---------
 gs-device --home "$C" visit add --grid g-0002 --household "${HH[C]}" summary="锁库期间" >/dev/null
-python3 - "$GS_DB" "$T_DIR/locked" 7 <<'PY' &
+# held 12 s: the collector's busy timeout (5 s) must run out while the first
+# request waits, however late a loaded machine gets it there (7 s was flaky)
+python3 - "$GS_DB" "$T_DIR/locked" 12 <<'PY' &
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 db.execute("BEGIN IMMEDIATE")
@@ -119,7 +121,7 @@ PY
 LOCK=$!
 T_PIDS+=("$LOCK")
 t_wait 10 "the store write lock" test -f "$T_DIR/locked"
-sync_ok "$C" "sync --coap while the store is locked for 7 s" --coap --timeout 50 --request-timeout 20
+sync_ok "$C" "sync --coap while the store is locked for 12 s" --coap --timeout 60 --request-timeout 20
 wait "$LOCK" 2>/dev/null || true
 grep -q "coap: collector answered 5.03" "$T_DIR/last.err" && t_pass "device saw 5.03 and retried" || t_fail "no 5.03 in the device log"
 grep -q "answered 5.03, the device retries" "$GS_DEVSTACK_DIR/collector.log" && t_pass "collector answered 5.03" || t_fail "no 5.03 in the collector log"
