@@ -25,6 +25,11 @@
 
 #define RETRY_AFTER_S 5 /* Max-Age of a 5.03 after a transient store error */
 #define UPLOAD_TTL_MS 247000 /* EXCHANGE_LIFETIME (RFC 7252 4.8.2): an unfinished Block1 body is dropped after it */
+/* All unfinished Block1 bodies together may hold at most this much (or 16
+ * bodies of max_body_bytes, if more): max_sessions devices each sending a
+ * body of max_body_bytes must not take the collector's memory. Beyond it a
+ * new block gets 5.03 + Max-Age and the device sends the batch again later. */
+#define UPLOADS_MAX_BYTES (64 << 20)
 
 /* A request body arriving in Block1 blocks (RFC 7959 2.5), at most one per
  * session and resource. Blocks come in order (the client waits for the 2.31
@@ -59,6 +64,7 @@ struct gs_coapreq {
   status_doc **docs;
   size_t ndocs, capdocs;
   upload *uploads; /* Block1 bodies being received */
+  size_t upload_bytes; /* their bodies' bytes together */
   gs_coapreq_stats stats;
 };
 
@@ -169,6 +175,7 @@ static void upload_drop(gs_coapreq *q, upload *u) {
       break;
     }
   }
+  q->upload_bytes -= u->body.len;
   gs_buf_free(&u->body);
   gs_free(u);
 }
@@ -243,12 +250,23 @@ static int body_block(gs_coapreq *q, coap_session_t *s, coap_resource_t *r, cons
     refuse(q, resp, 408, "bad_request");
     return 0;
   }
+  size_t cap = (size_t)q->max_body_bytes * 16 > UPLOADS_MAX_BYTES ? (size_t)q->max_body_bytes * 16 : UPLOADS_MAX_BYTES;
+  if (q->upload_bytes + n > cap) {
+    gs_warn("coap: %s from %s (%s): unfinished Block1 bodies already hold %zu bytes (limit %zu); answered 5.03, "
+            "the device sends the batch again later",
+            what, dev, peer_str(s), q->upload_bytes, cap);
+    upload_drop(q, u);
+    refuse(q, resp, 503, "busy");
+    q->stats.transient++;
+    return 0;
+  }
   if (gs_buf_append(&u->body, n ? d : (const uint8_t *)"", n) != GS_OK) {
     upload_drop(q, u);
     refuse(q, resp, 503, "nomem");
     q->stats.transient++;
     return 0;
   }
+  q->upload_bytes += n;
   u->last_off = off;
   u->last_ms = now;
   if (b1->m) {
@@ -256,6 +274,7 @@ static int body_block(gs_coapreq *q, coap_session_t *s, coap_resource_t *r, cons
     return 0;
   }
   *whole = u->body;
+  q->upload_bytes -= u->body.len;
   u->body = (gs_buf)GS_BUF_INIT;
   upload_drop(q, u);
   return 1;
