@@ -79,6 +79,12 @@ c_req "$T_DIR/st" dev-0101 get /v1/status/g-0001
 t_eq "$(c_json "$T_DIR/st" 'd["org"], d["households"]')" "('g-0001', 10)" "GET /v1/status/g-0001"
 c_req "$T_DIR/st404" dev-0101 get /v1/status/g-9999
 t_eq "$(c_code "$T_DIR/st404")" 4.04 "unknown org: 4.04"
+# the status document follows commits within its debounce (1 s): wait until it
+# shows every visit committed so far, so the observer's first notification is
+# not an older document that the next one overtakes by several batches
+want_today=$(t_sql "$GS_DB" "SELECT visits FROM org_day WHERE org='g-0001' ORDER BY day DESC LIMIT 1")
+status_current() { C_WAIT=5 c_req "$T_DIR/stc" dev-0101 get /v1/status/g-0001; [ "$(c_json "$T_DIR/stc" 'd["visits_today"]')" = "$want_today" ]; }
+t_wait 20 "status document shows the $want_today visits committed today" status_current
 C_STREAM=1 C_WAIT=12 c_req "$T_DIR/obs" dev-0101 get /v1/status/g-0001 -s 10 -w &
 OBS=$!
 t_wait 10 "first observe notification" bash -c "grep -q visits_today '$T_DIR/obs'"
