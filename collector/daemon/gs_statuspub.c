@@ -29,7 +29,7 @@ static void publish_dirty(gs_statuspub *p) {
   if (strcmp(day, p->day) != 0) {
     /* "today" and maybe "this period" changed for everyone */
     snprintf(p->day, sizeof p->day, "%s", day);
-    gs_status_refresh(p->status, now);
+    if (gs_status_refresh(p->status, now) != GS_OK) p->next_refresh = 0; /* retry on the next tick */
     gs_status_mark_all(p->status);
   }
   gs_status_refresh_devices(p->status, now);

@@ -14,6 +14,9 @@
 #include "gs_store.h"
 #include "gs_util.h"
 
+/* how long a time-driven refresh waits for the store's write lock */
+#define REFRESH_WAIT_MS 200
+
 /* urgency index: low, normal, high, critical */
 static const char *const urgencies[4] = {"low", "normal", "high", "critical"};
 /* a report is open until resolved or closed */
@@ -556,8 +559,15 @@ static int refresh_column_text(gs_status *s, const char *col, const char *sql, c
   return refresh_column_any(s, col, sql, 0, arg);
 }
 
-static int in_txn(gs_status *s, int (*fn)(gs_status *, int64_t), int64_t now) {
+/* Runs fn in one write transaction, waiting at most wait_ms for the write
+ * lock. The time-driven refreshes run on the collector's event loop: when
+ * another process holds the store (an administrator's import), they give up
+ * fast and retry next period instead of stalling every transport for the
+ * store's whole busy timeout. */
+static int in_txn(gs_status *s, int (*fn)(gs_status *, int64_t), int64_t now, int wait_ms) {
+  sqlite3_busy_timeout(s->db, wait_ms);
   int rc = gs_store_exec(s->db, "BEGIN IMMEDIATE");
+  sqlite3_busy_timeout(s->db, GS_STORE_BUSY_MS);
   if (rc) return rc;
   rc = fn(s, now);
   if (!rc) rc = gs_store_exec(s->db, "COMMIT");
@@ -590,11 +600,11 @@ static int do_refresh(gs_status *s, int64_t now) {
   return rc;
 }
 
-int gs_status_refresh(gs_status *s, int64_t now_ms) { return in_txn(s, do_refresh, now_ms); }
+int gs_status_refresh(gs_status *s, int64_t now_ms) { return in_txn(s, do_refresh, now_ms, REFRESH_WAIT_MS); }
 
 int gs_status_refresh_devices(gs_status *s, int64_t now_ms) {
   if (!s->devices_touched) return GS_OK;
-  return in_txn(s, do_devices, now_ms);
+  return in_txn(s, do_devices, now_ms, REFRESH_WAIT_MS);
 }
 
 static int do_recount(gs_status *s, int64_t now) {
@@ -627,7 +637,7 @@ static int do_recount(gs_status *s, int64_t now) {
   return rc;
 }
 
-int gs_status_recount(gs_status *s, int64_t now_ms) { return in_txn(s, do_recount, now_ms); }
+int gs_status_recount(gs_status *s, int64_t now_ms) { return in_txn(s, do_recount, now_ms, GS_STORE_BUSY_MS); }
 
 /* ------------------------------------------------------------------ */
 /* reading                                                              */

@@ -103,7 +103,7 @@ int gs_store_open(const char *path, int synchronous, sqlite3 **out, char *err, s
     sqlite3_close(db);
     return gs_store_err(rc);
   }
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3_busy_timeout(db, GS_STORE_BUSY_MS);
   sqlite3_extended_result_codes(db, 1);
   if (synchronous < 0 || synchronous > 3) synchronous = 2;
   char pragmas[256];

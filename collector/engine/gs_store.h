@@ -11,6 +11,9 @@
 
 #include <sqlite3.h>
 
+/* How long a statement waits for another connection's lock (busy handler). */
+#define GS_STORE_BUSY_MS 5000
+
 /* synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. Returns GS_OK or an error with
  * a message in err. *out is closed with gs_store_close(). */
 int gs_store_open(const char *path, int synchronous, sqlite3 **out, char *err, size_t errlen);
