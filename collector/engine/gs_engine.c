@@ -119,6 +119,8 @@ sqlite3 *gs_engine_db(gs_engine *e) { return e->db; }
 void gs_engine_set_fast_create(gs_engine *e, int on) { e->fast_create = on != 0; }
 int64_t gs_engine_rev(const gs_engine *e) { return e->rev; }
 
+int64_t gs_engine_now(const gs_engine *e) { return now_ms(e); }
+
 void gs_engine_set_hooks(gs_engine *e, const gs_engine_hooks *h) {
   if (h) e->hooks = *h;
   else memset(&e->hooks, 0, sizeof e->hooks);

@@ -79,6 +79,8 @@ void gs_engine_set_fast_create(gs_engine *e, int on);
 sqlite3 *gs_engine_db(gs_engine *e);
 /* Current global rev and server HLC (for status and tests). */
 int64_t gs_engine_rev(const gs_engine *e);
+/* The engine's clock (ms since the epoch): the wall clock or cfg.clock. */
+int64_t gs_engine_now(const gs_engine *e);
 
 /* Hooks for the status module (aggregates kept in the same transaction).
  * write: called for every entity write that changed it, with the fields as

@@ -47,6 +47,8 @@ struct gs_status {
   size_t nd, capd;
   char *dirty; /* per org */
   int devices_touched;
+  int recounting;  /* a recount sets care_household.last_day at its end */
+  int care_widen;  /* care_days grew: last_day is re-read over the new window */
   const char **dirty_out;
   size_t ndirty_out;
   const char **all_ids;
@@ -344,6 +346,35 @@ static int64_t query_int(gs_status *s, const char *sql, const char *a, const cha
   return query_int3(s, sql, a, b, NULL);
 }
 
+/* The latest day with a visit to household hh, from tomorrow back to the
+ * first day of the care window ("" when none): point lookups on hh_day's
+ * (day, household) key, at most care_days + 2. Visits before the window do
+ * not matter: the household is due either way. */
+static void care_last_day(gs_status *s, const char *hh, char out[11]) {
+  int64_t now = gs_engine_now(s->e);
+  char first[11], day[11];
+  gs_status_day(now - (int64_t)s->care_days * 86400 * 1000, first);
+  out[0] = '\0';
+  for (int k = -1; k <= s->care_days + 1; k++) {
+    gs_status_day(now - (int64_t)k * 86400 * 1000, day);
+    if (strcmp(day, first) < 0) break;
+    if (query_int(s, "SELECT count(*) FROM hh_day WHERE day=?1 AND household=?2", day, hh) > 0) {
+      memcpy(out, day, sizeof day);
+      return;
+    }
+  }
+}
+
+/* A household that became a care household: its latest visit in the window. */
+static int care_add(gs_status *s, const char *id, const char *grid) {
+  char last[11] = "";
+  if (!s->recounting) care_last_day(s, id, last);
+  return exec_bind(s,
+                   "INSERT INTO care_household(household, grid, last_day) VALUES(?1, ?2, ?3) "
+                   "ON CONFLICT(household) DO UPDATE SET grid = excluded.grid, last_day = excluded.last_day",
+                   id, grid, last[0] ? last : NULL, 0);
+}
+
 /* Applies -1 x before and +1 x after to the aggregates and per-entity tables. */
 static int apply_contrib(gs_status *s, const char *type, const char *id, const contrib *b, const contrib *a) {
   int rc = GS_OK;
@@ -351,9 +382,13 @@ static int apply_contrib(gs_status *s, const char *type, const char *id, const c
     if (b->valid && b->household) rc = add_delta(s, D_HOUSEHOLDS, b->grid, NULL, -1);
     if (!rc && a->valid && a->household) rc = add_delta(s, D_HOUSEHOLDS, a->grid, NULL, +1);
     int bc = b->valid && b->care, ac = a->valid && a->care;
-    if (!rc && ac && (!bc || b->grid != a->grid))
-      rc = exec_bind(s, "INSERT OR REPLACE INTO care_household(household, grid) VALUES(?1, ?2)", id,
-                     s->orgs[a->grid].id, NULL, 0);
+    if (!rc && ac && !bc)
+      rc = care_add(s, id, s->orgs[a->grid].id);
+    else if (!rc && ac && b->grid != a->grid) /* moved: its visits stay */
+      rc = exec_bind(s,
+                     "INSERT INTO care_household(household, grid) VALUES(?1, ?2) "
+                     "ON CONFLICT(household) DO UPDATE SET grid = excluded.grid",
+                     id, s->orgs[a->grid].id, NULL, 0);
     else if (!rc && bc && !ac)
       rc = exec_bind(s, "DELETE FROM care_household WHERE household=?1", id, NULL, NULL, 0);
   } else if (strcmp(type, "visit") == 0) {
@@ -374,6 +409,14 @@ static int apply_contrib(gs_status *s, const char *type, const char *id, const c
       }
       if (!rc) rc = exec_bind(s, "UPDATE hh_day SET visits = visits - 1 WHERE household=?1 AND day=?2", b->hh, b->day, NULL, 0);
       if (!rc) rc = exec_bind(s, "DELETE FROM hh_day WHERE household=?1 AND day=?2 AND visits <= 0", b->hh, b->day, NULL, 0);
+      /* the care household's latest visit day lost its last visit */
+      if (!rc && !s->recounting && sqlite3_changes(s->db) > 0 &&
+          query_int(s, "SELECT count(*) FROM care_household WHERE household=?1 AND last_day=?2", b->hh, b->day) > 0) {
+        char last[11];
+        care_last_day(s, b->hh, last);
+        rc = exec_bind(s, "UPDATE care_household SET last_day=?2 WHERE household=?1", b->hh, last[0] ? last : NULL,
+                       NULL, 0);
+      }
     }
     if (!rc && a->valid && a->visit) {
       const char *g = s->orgs[a->grid].id;
@@ -381,7 +424,7 @@ static int apply_contrib(gs_status *s, const char *type, const char *id, const c
       if (!rc)
         rc = exec_bind(s,
                        "INSERT INTO hh_period(household, period, grid, visits) VALUES(?1, ?2, ?3, 1) "
-                       "ON CONFLICT(household, period, grid) DO UPDATE SET visits = visits + 1",
+                       "ON CONFLICT(period, grid, household) DO UPDATE SET visits = visits + 1",
                        a->hh, a->period, g, 0);
       if (!rc && query_int3(s, "SELECT visits FROM hh_period WHERE household=?1 AND period=?2 AND grid=?3", a->hh,
                             a->period, g) == 1)
@@ -389,7 +432,10 @@ static int apply_contrib(gs_status *s, const char *type, const char *id, const c
       if (!rc)
         rc = exec_bind(s,
                        "INSERT INTO hh_day(household, day, visits) VALUES(?1, ?2, 1) "
-                       "ON CONFLICT(household, day) DO UPDATE SET visits = visits + 1",
+                       "ON CONFLICT(day, household) DO UPDATE SET visits = visits + 1",
+                       a->hh, a->day, NULL, 0);
+      if (!rc)
+        rc = exec_bind(s, "UPDATE care_household SET last_day=?2 WHERE household=?1 AND (last_day IS NULL OR last_day < ?2)",
                        a->hh, a->day, NULL, 0);
     }
   } else if (strcmp(type, "report") == 0) {
@@ -515,6 +561,7 @@ void gs_status_close(gs_status *s) {
 }
 
 void gs_status_set_care_days(gs_status *s, int days) {
+  if (days > s->care_days) s->care_widen = 1; /* the next refresh re-reads last_day */
   if (days > 0) s->care_days = days;
 }
 
@@ -591,16 +638,29 @@ static int do_refresh(gs_status *s, int64_t now) {
     /* due: no visit on or after the day care_days ago */
     char cutoff[11];
     gs_status_day(now - (int64_t)s->care_days * 86400 * 1000, cutoff);
-    rc = refresh_column_text(s, "care_due",
-                             "SELECT c.grid, count(*) FROM care_household c WHERE NOT EXISTS "
-                             "(SELECT 1 FROM hh_day d WHERE d.household = c.household AND d.day >= ?1) GROUP BY c.grid",
-                             cutoff);
+    if (s->care_widen)
+      /* a longer window: visits on days the old one did not reach */
+      rc = exec_bind(s,
+                     "UPDATE care_household SET last_day = m.d FROM "
+                     "(SELECT household, max(day) AS d FROM hh_day WHERE day >= ?1 GROUP BY household) AS m "
+                     "WHERE m.household = care_household.household AND "
+                     "(care_household.last_day IS NULL OR care_household.last_day < m.d)",
+                     cutoff, NULL, NULL, 0);
+    if (!rc)
+      rc = refresh_column_text(s, "care_due",
+                               "SELECT grid, count(*) FROM care_household WHERE last_day IS NULL OR last_day < ?1 "
+                               "GROUP BY grid",
+                               cutoff);
   }
   if (!rc) rc = do_devices(s, now);
   return rc;
 }
 
-int gs_status_refresh(gs_status *s, int64_t now_ms) { return in_txn(s, do_refresh, now_ms, REFRESH_WAIT_MS); }
+int gs_status_refresh(gs_status *s, int64_t now_ms) {
+  int rc = in_txn(s, do_refresh, now_ms, REFRESH_WAIT_MS);
+  if (!rc) s->care_widen = 0;
+  return rc;
+}
 
 int gs_status_refresh_devices(gs_status *s, int64_t now_ms) {
   if (!s->devices_touched) return GS_OK;
@@ -616,6 +676,7 @@ static int do_recount(gs_status *s, int64_t now) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(s->db, "SELECT type, id, fields FROM entity", -1, &st, NULL) != SQLITE_OK) return GS_ESTORE;
   s->nd = 0;
+  s->recounting = 1;
   while (!rc && sqlite3_step(st) == SQLITE_ROW) {
     cJSON *f = cJSON_Parse((const char *)sqlite3_column_text(st, 2));
     if (!f) {
@@ -630,6 +691,11 @@ static int do_recount(gs_status *s, int64_t now) {
     cJSON_Delete(f);
   }
   sqlite3_finalize(st);
+  s->recounting = 0;
+  if (!rc)
+    rc = gs_store_exec(s->db, "UPDATE care_household SET last_day = m.d FROM "
+                              "(SELECT household, max(day) AS d FROM hh_day GROUP BY household) AS m "
+                              "WHERE m.household = care_household.household");
   if (!rc) rc = flush_deltas(s);
   s->nd = 0;
   if (!rc) rc = do_refresh(s, now);

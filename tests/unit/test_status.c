@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "gs_error.h"
 #include "gs_status.h"
@@ -222,7 +225,121 @@ static void test_recount_equals_incremental(void **state) {
   th_close(t);
 }
 
+/* care_household.last_day: a household that becomes a care household after
+ * its visits, the latest visit deleted, a longer care window (reload). */
+static void test_care_last_day(void **state) {
+  th *t = th_open();
+  memset(seqs, 0, sizeof seqs);
+  gs_status *s = open_status(t);
+  long long now = t->now; /* 2025-11-23 */
+  put(t, "dev-a", "household", "h1", now, "\"grid\":\"g1\",\"address\":\"a\"");
+  /* visited 3 and 10 days ago, before it was a care household */
+  put(t, "dev-a", "visit", "v1", now, "\"grid\":\"g1\",\"household\":\"h1\",\"visited_at\":1763880000000");
+  put(t, "dev-a", "visit", "v1b", now, "\"grid\":\"g1\",\"household\":\"h1\",\"visited_at\":1763620800000");
+  put(t, "dev-a", "visit", "v2", now, "\"grid\":\"g1\",\"household\":\"h1\",\"visited_at\":1763016000000");
+  put(t, "dev-a", "household", "h1", now + 1, "\"tags\":[\"elderly_alone\"]");
+  assert_string_equal(th_text(t, "SELECT last_day FROM care_household WHERE household='h1'"), "2025-11-23");
+  assert_int_equal(gs_status_refresh(s, now), GS_OK);
+  assert_int_equal(nums(s, "g1", now).care_due, 0);
+  /* the latest day loses its only visit: the one before it counts */
+  put(t, "dev-a", "visit", "v1", now + 2, "\"_deleted\":true");
+  assert_string_equal(th_text(t, "SELECT last_day FROM care_household WHERE household='h1'"), "2025-11-20");
+  /* a day with two visits keeps its day when one goes */
+  put(t, "dev-a", "visit", "v3", now, "\"grid\":\"g1\",\"household\":\"h1\",\"visited_at\":1763620900000");
+  put(t, "dev-a", "visit", "v3", now + 3, "\"_deleted\":true");
+  assert_string_equal(th_text(t, "SELECT last_day FROM care_household WHERE household='h1'"), "2025-11-20");
+  /* a visit moved to another day */
+  put(t, "dev-a", "visit", "v1b", now + 4, "\"visited_at\":1763707200000");
+  assert_string_equal(th_text(t, "SELECT last_day FROM care_household WHERE household='h1'"), "2025-11-21");
+  put(t, "dev-a", "visit", "v1b", now + 5, "\"_deleted\":true");
+  put(t, "dev-a", "visit", "v2", now + 6, "\"_deleted\":true");
+  assert_int_equal(th_int(t, "SELECT count(*) FROM care_household WHERE household='h1' AND last_day IS NULL"), 1);
+  assert_int_equal(gs_status_refresh(s, now), GS_OK);
+  assert_int_equal(nums(s, "g1", now).care_due, 1);
+  /* a visit 40 days ago is outside a 30-day window ... */
+  put(t, "dev-a", "household", "h2", now, "\"grid\":\"g2\",\"address\":\"b\"");
+  put(t, "dev-a", "visit", "v4", now, "\"grid\":\"g2\",\"household\":\"h2\",\"visited_at\":1760424000000");
+  put(t, "dev-a", "household", "h2", now + 7, "\"tags\":[\"disabled\"]");
+  assert_int_equal(gs_status_refresh(s, now), GS_OK);
+  assert_int_equal(nums(s, "g2", now).care_due, 1);
+  /* ... and inside a 60-day one, once the window grows */
+  gs_status_set_care_days(s, 60);
+  assert_int_equal(gs_status_refresh(s, now), GS_OK);
+  assert_int_equal(nums(s, "g2", now).care_due, 0);
+  assert_string_equal(th_text(t, "SELECT last_day FROM care_household WHERE household='h2'"), "2025-10-14");
+  /* a care household moving grids keeps its last visit */
+  put(t, "dev-a", "household", "h2", now + 8, "\"grid\":\"g1\"");
+  assert_string_equal(th_text(t, "SELECT grid || ' ' || last_day FROM care_household WHERE household='h2'"),
+                      "g1 2025-10-14");
+  gs_status_close(s);
+  th_close(t);
+}
+
+/* Migration 0003 rekeys hh_period and hh_day and fills last_day from the old
+ * household-first table: a store of schema version 2 opened by this build. */
+struct gs_migration {
+  int version;
+  const char *name;
+  const char *sql;
+};
+extern const struct gs_migration gs_schema_migrations[];
+
+static void test_migration_0003(void **state) {
+  char dir[] = "/tmp/gs-mig.XXXXXX", path[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/gs.db", dir);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  for (const struct gs_migration *m = gs_schema_migrations; m->sql; m++)
+    if (m->version <= 2) assert_int_equal(sqlite3_exec(db, m->sql, NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "PRAGMA user_version=2;"
+                   "INSERT INTO org VALUES('c1',NULL,'city','市'),('d1','c1','district','区'),"
+                   "('s1','d1','street','街道'),('cm1','s1','community','社区'),('g1','cm1','grid','一网格');"
+                   "INSERT INTO hh_day VALUES('h1','2025-11-20',2),('h1','2025-11-22',1),('h2','2025-10-01',1);"
+                   "INSERT INTO hh_period VALUES('h1','2025-11','g1',3),('h2','2025-10','g1',1);"
+                   "INSERT INTO care_household VALUES('h1','g1'),('h2','g1'),('h3','g1');",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  th t = {0};
+  t.now = 1763880000000;
+  gs_engine_config c;
+  gs_engine_config_defaults(&c);
+  c.db_path = path;
+  c.synchronous = 0;
+  char err[256];
+  assert_int_equal(gs_engine_open(&t.e, &c, err, sizeof err), GS_OK);
+  assert_int_equal(th_int(&t, "PRAGMA user_version"), 3);
+  assert_string_equal(th_text(&t, "SELECT group_concat(household || '=' || ifnull(last_day, '-'), ' ') FROM "
+                                  "(SELECT * FROM care_household ORDER BY household)"),
+                      "h1=2025-11-22 h2=2025-10-01 h3=-");
+  /* the new keys: rows come out in day / period order */
+  assert_string_equal(th_text(&t, "SELECT group_concat(day || ':' || household || ':' || visits, ' ') FROM hh_day"),
+                      "2025-10-01:h2:1 2025-11-20:h1:2 2025-11-22:h1:1");
+  assert_string_equal(th_text(&t, "SELECT group_concat(period || ':' || household, ' ') FROM hh_period"),
+                      "2025-10:h2 2025-11:h1");
+  /* care due from last_day: h2 (last visit 10-01) and h3 (never) */
+  gs_status *s = NULL;
+  gs_status_config sc = {"Asia/Shanghai", 30};
+  assert_int_equal(gs_status_open(&s, t.e, &sc, err, sizeof err), GS_OK);
+  assert_int_equal(gs_status_refresh(s, t.now), GS_OK);
+  assert_int_equal(nums(s, "g1", t.now).care_due, 2);
+  gs_status_close(s);
+  gs_engine_close(t.e);
+  gs_buf_free(&t.out);
+  const char *sfx[] = {"", "-wal", "-shm"};
+  for (int i = 0; i < 3; i++) {
+    char p[96];
+    snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+    unlink(p);
+  }
+  rmdir(dir);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_numbers), cmocka_unit_test(test_recount_equals_incremental)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_numbers), cmocka_unit_test(test_recount_equals_incremental),
+                                     cmocka_unit_test(test_care_last_day), cmocka_unit_test(test_migration_0003)};
   return cmocka_run_group_tests_name("status", tests, NULL, NULL);
 }
