@@ -28,7 +28,7 @@ typedef struct org_unit {
 } org_unit;
 
 /* One pending change of an aggregate at a grid, expanded to ancestors at commit. */
-enum { D_HOUSEHOLDS, D_OPEN, D_URG0, D_PERIOD = D_URG0 + 4, D_DAY, D_KINDS };
+enum { D_HOUSEHOLDS, D_OPEN, D_URG0, D_CARE = D_URG0 + 4, D_PERIOD, D_DAY, D_KINDS };
 typedef struct delta {
   int kind;
   int org; /* grid index */
@@ -365,14 +365,64 @@ static void care_last_day(gs_status *s, const char *hh, char out[11]) {
   }
 }
 
+/* Due: no visit on or after the first day of the care window (today's). */
+static int care_is_due(gs_status *s, const char *last) {
+  char first[11];
+  gs_status_day(gs_engine_now(s->e) - (int64_t)s->care_days * 86400 * 1000, first);
+  return !last[0] || strcmp(last, first) < 0;
+}
+
+/* The care_household row of hh: 1 with its grid index and last_day ("" for
+ * NULL), 0 when hh is no care household. */
+static int care_row(gs_status *s, const char *hh, int *grid, char last[11]) {
+  sqlite3_stmt *st = prep(s, "SELECT grid, last_day FROM care_household WHERE household=?1");
+  if (!st) return 0;
+  sqlite3_bind_text(st, 1, hh, -1, SQLITE_STATIC);
+  int found = sqlite3_step(st) == SQLITE_ROW;
+  char g[65] = "";
+  last[0] = '\0';
+  if (found) {
+    const char *gt = (const char *)sqlite3_column_text(st, 0), *lt = (const char *)sqlite3_column_text(st, 1);
+    snprintf(g, sizeof g, "%s", gt ? gt : "");
+    snprintf(last, 11, "%s", lt ? lt : "");
+  }
+  sqlite3_reset(st);
+  if (found) *grid = grid_index(s, g);
+  return found;
+}
+
+/* care_due moves with every change of a care household's due state, so a
+ * visit shows at once; the timer refresh recounts it as the window moves.
+ * (A recount counts it at its end.) */
+static int care_delta(gs_status *s, int grid, int n) {
+  return s->recounting ? GS_OK : add_delta(s, D_CARE, grid, NULL, n);
+}
+
 /* A household that became a care household: its latest visit in the window. */
-static int care_add(gs_status *s, const char *id, const char *grid) {
+static int care_add(gs_status *s, const char *id, int grid) {
   char last[11] = "";
   if (!s->recounting) care_last_day(s, id, last);
-  return exec_bind(s,
-                   "INSERT INTO care_household(household, grid, last_day) VALUES(?1, ?2, ?3) "
-                   "ON CONFLICT(household) DO UPDATE SET grid = excluded.grid, last_day = excluded.last_day",
-                   id, grid, last[0] ? last : NULL, 0);
+  int rc = exec_bind(s,
+                     "INSERT INTO care_household(household, grid, last_day) VALUES(?1, ?2, ?3) "
+                     "ON CONFLICT(household) DO UPDATE SET grid = excluded.grid, last_day = excluded.last_day",
+                     id, s->orgs[grid].id, last[0] ? last : NULL, 0);
+  return !rc && care_is_due(s, last) ? care_delta(s, grid, +1) : rc;
+}
+
+/* A care household moved to another grid, or stopped being one (to < 0). */
+static int care_move(gs_status *s, const char *id, int to) {
+  int from = -1;
+  char last[11];
+  int found = care_row(s, id, &from, last);
+  int rc = to >= 0 ? exec_bind(s,
+                               "INSERT INTO care_household(household, grid) VALUES(?1, ?2) "
+                               "ON CONFLICT(household) DO UPDATE SET grid = excluded.grid",
+                               id, s->orgs[to].id, NULL, 0)
+                   : exec_bind(s, "DELETE FROM care_household WHERE household=?1", id, NULL, NULL, 0);
+  if (rc || !care_is_due(s, found ? last : "")) return rc;
+  if (found) rc = care_delta(s, from, -1);
+  if (!rc && to >= 0) rc = care_delta(s, to, +1);
+  return rc;
 }
 
 /* Applies -1 x before and +1 x after to the aggregates and per-entity tables. */
@@ -382,15 +432,9 @@ static int apply_contrib(gs_status *s, const char *type, const char *id, const c
     if (b->valid && b->household) rc = add_delta(s, D_HOUSEHOLDS, b->grid, NULL, -1);
     if (!rc && a->valid && a->household) rc = add_delta(s, D_HOUSEHOLDS, a->grid, NULL, +1);
     int bc = b->valid && b->care, ac = a->valid && a->care;
-    if (!rc && ac && !bc)
-      rc = care_add(s, id, s->orgs[a->grid].id);
-    else if (!rc && ac && b->grid != a->grid) /* moved: its visits stay */
-      rc = exec_bind(s,
-                     "INSERT INTO care_household(household, grid) VALUES(?1, ?2) "
-                     "ON CONFLICT(household) DO UPDATE SET grid = excluded.grid",
-                     id, s->orgs[a->grid].id, NULL, 0);
-    else if (!rc && bc && !ac)
-      rc = exec_bind(s, "DELETE FROM care_household WHERE household=?1", id, NULL, NULL, 0);
+    if (!rc && ac && !bc) rc = care_add(s, id, a->grid);
+    else if (!rc && ac && b->grid != a->grid) rc = care_move(s, id, a->grid); /* its visits stay */
+    else if (!rc && bc && !ac) rc = care_move(s, id, -1);
   } else if (strcmp(type, "visit") == 0) {
     if (b->valid && b->visit && a->valid && a->visit && b->grid == a->grid && !strcmp(b->hh, a->hh) &&
         b->visited_at == a->visited_at)
@@ -410,12 +454,14 @@ static int apply_contrib(gs_status *s, const char *type, const char *id, const c
       if (!rc) rc = exec_bind(s, "UPDATE hh_day SET visits = visits - 1 WHERE household=?1 AND day=?2", b->hh, b->day, NULL, 0);
       if (!rc) rc = exec_bind(s, "DELETE FROM hh_day WHERE household=?1 AND day=?2 AND visits <= 0", b->hh, b->day, NULL, 0);
       /* the care household's latest visit day lost its last visit */
-      if (!rc && !s->recounting && sqlite3_changes(s->db) > 0 &&
-          query_int(s, "SELECT count(*) FROM care_household WHERE household=?1 AND last_day=?2", b->hh, b->day) > 0) {
-        char last[11];
+      int cg = -1;
+      char last[11];
+      if (!rc && !s->recounting && sqlite3_changes(s->db) > 0 && care_row(s, b->hh, &cg, last) &&
+          strcmp(last, b->day) == 0) {
         care_last_day(s, b->hh, last);
         rc = exec_bind(s, "UPDATE care_household SET last_day=?2 WHERE household=?1", b->hh, last[0] ? last : NULL,
                        NULL, 0);
+        if (!rc && !care_is_due(s, b->day) && care_is_due(s, last)) rc = care_delta(s, cg, +1);
       }
     }
     if (!rc && a->valid && a->visit) {
@@ -434,9 +480,12 @@ static int apply_contrib(gs_status *s, const char *type, const char *id, const c
                        "INSERT INTO hh_day(household, day, visits) VALUES(?1, ?2, 1) "
                        "ON CONFLICT(day, household) DO UPDATE SET visits = visits + 1",
                        a->hh, a->day, NULL, 0);
-      if (!rc)
-        rc = exec_bind(s, "UPDATE care_household SET last_day=?2 WHERE household=?1 AND (last_day IS NULL OR last_day < ?2)",
-                       a->hh, a->day, NULL, 0);
+      int cg = -1;
+      char last[11];
+      if (!rc && care_row(s, a->hh, &cg, last) && strcmp(last, a->day) < 0) {
+        rc = exec_bind(s, "UPDATE care_household SET last_day=?2 WHERE household=?1", a->hh, a->day, NULL, 0);
+        if (!rc && care_is_due(s, last) && !care_is_due(s, a->day)) rc = care_delta(s, cg, -1);
+      }
     }
   } else if (strcmp(type, "report") == 0) {
     int bo = b->valid && b->open, ao = a->valid && a->open;
@@ -483,7 +532,8 @@ static int on_device(void *ctx, const char *device, int64_t now) {
 
 /* Writes the accumulated deltas to the grid and all its ancestors. */
 static int flush_deltas(gs_status *s) {
-  static const char *const cols[] = {"households", "reports_open", "r_low", "r_normal", "r_high", "r_critical"};
+  static const char *const cols[] = {"households", "reports_open", "r_low", "r_normal", "r_high", "r_critical",
+                                     "care_due"};
   int rc = GS_OK;
   for (size_t i = 0; !rc && i < s->nd; i++) {
     const delta *d = &s->d[i];

@@ -83,7 +83,7 @@ t_dev "$A" sync --timeout 20 >/dev/null || t_fail "district 1 syncs while the ci
 gs-certs --pki "$GS_PKI" issue-service bridge-test >/dev/null 2>&1 || t_die "issue-service bridge-test (district 1)"
 d1_local_is() {
   mosquitto_sub -h 127.0.0.1 -p "$GS_MQTT_PORT" --cafile "$GS_CA" --cert "$GS_PKI/bridge-test.crt" \
-    --key "$GS_PKI/bridge-test.key" -i bridge-test -t gs/v1/status/d-01 -C 1 -W 3 2>/dev/null | grep -q "\"visits_today\":$1,"
+    --key "$GS_PKI/bridge-test.key" -i bridge-test -t gs/v1/status/d-01 -C 1 -W 3 2>/dev/null | t_has "\"visits_today\":$1,"
 }
 t_wait 10 "district 1's broker has the new numbers while the city is down" d1_local_is 3
 gs-devstack start-broker --dir "$T_DIR/city" 2>/dev/null || t_fail "start city broker"

@@ -301,7 +301,7 @@ grep -q '^protocol websockets' "${GS_DEVSTACK_DIR:-$T_DIR/run}/mosquitto.conf" |
 t_pass "mosquitto up ($STACK stack; TLS $MQTT_PORT, websockets $WS_PORT)"
 
 # The page is served by mosquitto itself.
-page_served() { curl -fsS "http://127.0.0.1:$WS_PORT/" 2>/dev/null | grep -q 'data-testid="breadcrumb"'; }
+page_served() { curl -fsS "http://127.0.0.1:$WS_PORT/" 2>/dev/null | t_has 'data-testid="breadcrumb"'; }
 if command -v curl >/dev/null; then
   t_wait 10 "page served from http_dir" page_served && t_pass "mosquitto serves the page from http_dir"
 fi

@@ -43,9 +43,9 @@ t_eq "$(openssl x509 -in "$P/dev-001.crt" -noout -subject)" "subject=CN = dev-00
 nb=$(date -u -d "$(openssl x509 -in "$P/dev-001.crt" -noout -startdate | cut -d= -f2)" +%Y-%m-%dT%H:%M:%SZ)
 na=$(date -u -d "$(openssl x509 -in "$P/dev-001.crt" -noout -enddate | cut -d= -f2)" +%Y-%m-%dT%H:%M:%SZ)
 t_eq "$(echo "$row" | awk '{print $4" "$5" "$1" "$6}')" "$nb $na device valid" "list validity == openssl validity"
-echo "$text" | grep -A1 'Key Usage: critical' | grep -q 'Digital Signature' && t_pass "keyUsage digitalSignature (critical)" || t_fail "keyUsage"
-echo "$text" | grep -A1 'Extended Key Usage' | grep -q 'TLS Web Client Authentication' && t_pass "EKU clientAuth" || t_fail "EKU"
-echo "$text" | grep -A1 'Basic Constraints' | grep -q 'CA:FALSE' && t_pass "CA:FALSE" || t_fail "basicConstraints"
+echo "$text" | grep -A1 'Key Usage: critical' | t_has 'Digital Signature' && t_pass "keyUsage digitalSignature (critical)" || t_fail "keyUsage"
+echo "$text" | grep -A1 'Extended Key Usage' | t_has 'TLS Web Client Authentication' && t_pass "EKU clientAuth" || t_fail "EKU"
+echo "$text" | grep -A1 'Basic Constraints' | t_has 'CA:FALSE' && t_pass "CA:FALSE" || t_fail "basicConstraints"
 [ ${#serial} -eq 32 ] && [ "${serial:0:1}" \> "3" ] && t_pass "serial is 128-bit, positive" || t_fail "serial $serial"
 [ "$(awk -F, '$2=="dev-001"' "$INV" | wc -l)" = 1 ] && t_pass "one inventory row" || t_fail "inventory rows for dev-001"
 
@@ -59,7 +59,7 @@ t_eq "$(awk -F, '$2=="gs-collector"{print $1}' "$INV")" service "gs-collector is
 gs-certs --pki "$P" issue-server broker --dns localhost --ip 127.0.0.1,::1 2>/dev/null || t_fail "issue-server"
 san=$(openssl x509 -in "$P/broker.crt" -noout -ext subjectAltName 2>/dev/null | tail -n 1 | tr -d ' ')
 t_eq "$san" "DNS:localhost,IPAddress:127.0.0.1,IPAddress:0:0:0:0:0:0:0:1" "server SAN"
-openssl x509 -in "$P/broker.crt" -noout -text | grep -q 'TLS Web Server Authentication' && t_pass "server EKU serverAuth" || t_fail "server EKU"
+openssl x509 -in "$P/broker.crt" -noout -text | t_has 'TLS Web Server Authentication' && t_pass "server EKU serverAuth" || t_fail "server EKU"
 expect_fail "bad --ip" issue-server coap --ip 300.1.1.1
 
 # --- from a CSR: the key stays on the phone ---
@@ -126,8 +126,8 @@ t_eq "$(awk -F, '$2=="dev-001"{print $6","$7}' "$INV" | sort -u)" "revoked,keyCo
 gs-certs --pki "$P" crl --days 7 2>/dev/null || t_fail "crl"
 t_eq "$(openssl crl -in "$P/crl.pem" -CAfile "$P/ca.crt" -noout 2>&1)" "verify OK" "CRL verifies"
 crl_text=$(openssl crl -in "$P/crl.pem" -noout -text)
-echo "$crl_text" | grep -q "$old_serial" && echo "$crl_text" | grep -q "$new_serial" && t_pass "CRL lists both serials" || t_fail "CRL serials"
-echo "$crl_text" | grep -q 'Key Compromise' && t_pass "CRL reason code" || t_fail "CRL reason"
+echo "$crl_text" | t_has "$old_serial" && echo "$crl_text" | t_has "$new_serial" && t_pass "CRL lists both serials" || t_fail "CRL serials"
+echo "$crl_text" | t_has 'Key Compromise' && t_pass "CRL reason code" || t_fail "CRL reason"
 rc=0; openssl verify -crl_check -CRLfile "$P/crl.pem" -CAfile "$P/ca.crt" "$P/dev-001.crt" >/dev/null 2>&1 || rc=$?
 t_eq "$rc" 2 "openssl verify -crl_check rejects the revoked certificate"
 t_eq "$(openssl verify -crl_check -CRLfile "$P/crl.pem" -CAfile "$P/ca.crt" "$P/dev-csr.crt" 2>&1)" "$P/dev-csr.crt: OK" "others pass the CRL check"
@@ -146,7 +146,7 @@ expect_fail "bundle of a revoked device" bundle dev-001 --out "$T_DIR/b3"
 qr=$(gs-certs --pki "$P" qr dev-umask --host grid.example --mqtt-port 8883 --coap-port 5684)
 fp=$(openssl x509 -in "$P/ca.crt" -outform DER | sha256sum | cut -d' ' -f1)
 t_eq "$(echo "$qr" | tail -n 1)" "gridsync://provision?id=dev-umask&host=grid.example&mqtt=8883&coap=5684&fp=$fp" "QR URI with CA fingerprint"
-[ "$(echo "$qr" | wc -l)" -gt 20 ] && ! echo "$qr" | grep -q 'PRIVATE' && t_pass "QR printed, no key material" || t_fail "QR output"
+[ "$(echo "$qr" | wc -l)" -gt 20 ] && ! echo "$qr" | t_has 'PRIVATE' && t_pass "QR printed, no key material" || t_fail "QR output"
 
 # --- issue-batch: speed, atomicity, concurrency ---
 { echo "id,grid,name"; for i in $(seq -w 1 500); do echo "dev-b$i,g-0001,worker $i"; done; } > "$T_DIR/batch.csv"

@@ -66,7 +66,7 @@ t_eq "$(t_sql "$GS_DB" "select count(*) from change where device='e2e-a'")" 3 "s
 X=$(gs-device --home "$T_DIR/e2e-a" household add --grid g-0002 --address "越权地址")
 out=$(gs-device --home "$T_DIR/e2e-a" sync --timeout 20 2>/dev/null) || t_fail "sync with a forbidden change: $out"
 t_eq "$(cut -d, -f4 <<<"$out")" " rejected 1" "forbidden grid rejected"
-gs-device --home "$T_DIR/e2e-a" rejected | grep -q forbidden_grid && t_pass "rejected lists forbidden_grid" || t_fail "rejected list"
+gs-device --home "$T_DIR/e2e-a" rejected | t_has forbidden_grid && t_pass "rejected lists forbidden_grid" || t_fail "rejected list"
 gs-device --home "$T_DIR/e2e-a" show household "$X" > /dev/null 2>&1 && t_fail "rejected household still local" || t_pass "rejected household undone locally"
 t_eq "$(t_sql "$GS_DB" "select count(*) from entity where id='$X'")" 0 "not on the server"
 

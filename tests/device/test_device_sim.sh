@@ -43,7 +43,7 @@ t_eq "$(dev_status "$T_DIR/work/sim-03" outbox)" 0 "bundle device home created a
 t_eq "$(dev_status "$T_DIR/h2" acked_seq)" "$(( $(dev_status "$T_DIR/h2" next_seq) - 1 ))" "home device acked up to its last seq"
 kinds=$(cat "$T_DIR"/up.log | jq -r '.changes[] | select(.type=="visit") | .set.kind' | sort -u | paste -sd,)
 t_eq "$kinds" "care,follow_up,routine" "visit kinds vary"
-cat "$T_DIR"/up.log | jq -r '.changes[] | select(.type=="report") | .set.title' | grep -q . && t_pass "reports filed" || t_fail "no report"
+cat "$T_DIR"/up.log | jq -r '.changes[] | select(.type=="report") | .set.title' | t_has . && t_pass "reports filed" || t_fail "no report"
 
 # A bad devices file is refused before anything runs.
 printf 'sim-01,%s,g-0001\nsim-01,%s,g-0002\n' "$T_DIR/h1" "$T_DIR/h1" > "$T_DIR/dup.csv"

@@ -113,7 +113,7 @@ t_eq "$(t_sql "$GS_DB" "SELECT json_extract(fields,'\$.members') FROM entity WHE
 # replay of an old batch: duplicates, acked again, nothing re-applied
 printf '{"v":1,"batch":"b-ok","changes":[%s,%s]}' "$(change 2 '{"members":5}')" "$(change 3 '{"phone":"13900000000"}')" >"$F"
 ack=$(ack_of dev-0001 "$F")
-printf '%s' "$ack" | grep -q '"applied":2' && t_pass "a good batch applies" || t_fail "good batch: $ack"
+printf '%s' "$ack" | t_has '"applied":2' && t_pass "a good batch applies" || t_fail "good batch: $ack"
 cp "$F" "$T_DIR/replay"
 n1=$(t_sql "$GS_DB" "SELECT count(*) FROM change")
 expect "replay of an old batch" dev-0001 "$T_DIR/replay" "a.get('duplicates')==2 and a.get('applied')==0 and not a.get('rejected')"

@@ -38,9 +38,9 @@ gs-admin --db "$DB" device add Dev_X --grids g-1 2> "$T_DIR/dev.err" && t_fail "
 gs-admin --db "$DB" device add dev-0033 --grids cm-1 2> "$T_DIR/dev2.err" && t_fail "non-grid accepted" ||
   { grep -q "not an org unit of level grid" "$T_DIR/dev2.err" && t_pass "device on a community refused" || t_fail "grid message"; }
 t_eq "$(t_sql "$DB" "SELECT count(*) FROM device WHERE id='dev-0033'")" 0 "refused device not half-registered"
-gs-admin --db "$DB" device list | grep -q "dev-0032.*王芳.*g-1" && t_pass "device list" || t_fail "device list: $(gs-admin --db "$DB" device list)"
+gs-admin --db "$DB" device list | t_has "dev-0032.*王芳.*g-1" && t_pass "device list" || t_fail "device list: $(gs-admin --db "$DB" device list)"
 t_eq "$(gs-admin --db "$DB" device list --csv | head -1)" "id,worker,enabled,acked_seq,last_seen_ms,grids" "device list --csv header"
-gs-admin --db "$DB" conflicts | grep -q "0 conflict(s) to review" && t_pass "no conflicts" || t_fail "conflicts"
+gs-admin --db "$DB" conflicts | t_has "0 conflict(s) to review" && t_pass "no conflicts" || t_fail "conflicts"
 rc=0; gs-admin --db "$DB" frobnicate 2> /dev/null || rc=$?
 t_eq "$rc" 2 "unknown command exits 2"
 

@@ -28,19 +28,19 @@ mk() { # mk BATCH N: a batch of N new visits
 }
 SEQ=0
 ack() { t_rr_as dev-0001 gs/v1/dev/dev-0001/up gs/v1/dev/dev-0001/ack "$1"; }
-ack "$(mk b1 3)" | grep -q '"applied":3' && t_pass "3 changes applied with the default limits" || t_fail "b1"
+ack "$(mk b1 3)" | t_has '"applied":3' && t_pass "3 changes applied with the default limits" || t_fail "b1"
 
 printf '\n[limits]\nmax_changes = 2\n' >> "$CONF"
 N0=$(wc -l < "$LOG")
 kill -HUP "$CPID"
 t_wait 10 "reload logged" bash -c "tail -n +$((N0 + 1)) '$LOG' | grep -q 'config: reloaded'"
-ack "$(mk b2 3)" | grep -q '"error":"too_large"' && t_pass "SIGHUP applied max_changes = 2" || t_fail "b2 not refused"
+ack "$(mk b2 3)" | t_has '"error":"too_large"' && t_pass "SIGHUP applied max_changes = 2" || t_fail "b2 not refused"
 
 printf 'this is not ini\n' >> "$CONF"
 N0=$(wc -l < "$LOG")
 kill -HUP "$CPID"
 t_wait 10 "refusal logged" bash -c "tail -n +$((N0 + 1)) '$LOG' | grep -q 'reload refused'"
-ack "$(mk b3 2)" | grep -q '"applied":2' && t_pass "a broken file is refused and the collector keeps working" || t_fail "b3"
+ack "$(mk b3 2)" | t_has '"applied":2' && t_pass "a broken file is refused and the collector keeps working" || t_fail "b3"
 kill -0 "$CPID" && t_pass "still running" || t_fail "collector died on a bad reload"
 
 kill -TERM "$CPID"

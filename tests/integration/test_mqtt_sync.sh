@@ -43,5 +43,5 @@ MB=$(t_dev "$B" show household "$H" | python3 -c 'import json,sys; print(json.lo
 MS=$(t_sql "$GS_DB" "SELECT json_extract(fields,'\$.members') FROM entity WHERE id='$H'")
 t_eq "$MA/$MB" "$MS/$MS" "both phones converge on the server's value"
 t_eq "$(t_sql "$GS_DB" "SELECT count(*) FROM conflict WHERE entity='$H' AND field='members'")" 1 "conflict logged once"
-gs-admin --db "$GS_DB" conflicts | grep -q "field members" && t_pass "gs-admin conflicts lists it" || t_fail "gs-admin conflicts"
+gs-admin --db "$GS_DB" conflicts | t_has "field members" && t_pass "gs-admin conflicts lists it" || t_fail "gs-admin conflicts"
 t_done

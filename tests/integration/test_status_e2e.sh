@@ -47,7 +47,7 @@ t_wait 90 "overdue report counted" status_is g-0001 '["reports_overdue"]' 1
 
 gs-admin --db "$GS_DB" status c-demo --tree > "$T_DIR/table.txt" || t_fail "gs-admin status"
 grep -q "g-0001" "$T_DIR/table.txt" && grep -q "示范市" "$T_DIR/table.txt" && t_pass "gs-admin status --tree prints the tree" || t_fail "table: $(cat "$T_DIR/table.txt")"
-gs-admin --db "$GS_DB" status --recount | grep -q "identical" && t_pass "recount equals the incremental numbers" || t_fail "recount differed"
+gs-admin --db "$GS_DB" status --recount | t_has "identical" && t_pass "recount equals the incremental numbers" || t_fail "recount differed"
 gs-admin --db "$GS_DB" export visits --format csv --org cm-0101 --bom 2> /dev/null > "$T_DIR/visits.csv"
 t_eq "$(head -c 3 "$T_DIR/visits.csv" | od -An -tx1 | tr -d ' ')" "efbbbf" "CSV export starts with a BOM for Excel"
 t_eq "$(($(wc -l < "$T_DIR/visits.csv") - 1))" 3 "CSV export has the three visits"

@@ -9,6 +9,11 @@ set -euo pipefail
 GS_TIMEOUT_MULT=${GS_TIMEOUT_MULT:-1}
 export PATH="$GS_BIN:$PATH"
 
+# t_has ARGS...: grep ARGS on stdin, quietly. Unlike grep -q it reads all of
+# its input: under pipefail, "producer | grep -q" fails when grep exits at
+# the first match and the producer then dies of SIGPIPE (ldd, openssl).
+t_has() { grep "$@" >/dev/null; }
+
 T_NAME=$(basename "$0" .sh)
 T_DIR=$(mktemp -d "/tmp/gs-${T_NAME}.XXXXXX")
 T_PIDS=()

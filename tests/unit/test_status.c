@@ -95,6 +95,8 @@ static void test_numbers(void **state) {
   /* care due: h3 (elderly_alone) never visited */
   assert_int_equal(n.care_due, 1);
   put(t, "dev-a", "visit", "v4", now, "\"grid\":\"g1\",\"household\":\"h3\",\"visited_at\":1763880000000");
+  assert_int_equal(nums(s, "g1", now).care_due, 0); /* at once, before any refresh */
+  assert_int_equal(nums(s, "c1", now).care_due, 0);
   assert_int_equal(gs_status_refresh(s, now), GS_OK);
   assert_int_equal(nums(s, "g1", now).care_due, 0);
   assert_int_equal(gs_status_refresh(s, now + 31 * DAY), GS_OK);
@@ -210,7 +212,18 @@ static void test_recount_equals_incremental(void **state) {
     const char *type = id[0] == 'h' ? "household" : id[0] == 'v' ? "visit" : "report";
     put(t, rnd(2) ? "dev-a" : "dev-b", type, id, now + k, set);
   }
+  /* care_due kept per write equals the timer's count at the same time */
+  const char *const *oids;
+  size_t no = gs_status_orgs(s, &oids);
+  int64_t care_inc[16];
+  assert_true(no <= 16);
+  for (size_t i = 0; i < no; i++) care_inc[i] = nums(s, oids[i], now).care_due;
   assert_int_equal(gs_status_refresh(s, now), GS_OK);
+  for (size_t i = 0; i < no; i++)
+    if (nums(s, oids[i], now).care_due != care_inc[i])
+      fail_msg("%s: care_due %lld per write, %lld counted", oids[i], (long long)care_inc[i],
+               (long long)nums(s, oids[i], now).care_due);
+  assert_true(nums(s, "c1", now).care_due > 0);
   static char inc[65536], rec[65536];
   snapshot(s, now, inc, sizeof inc);
   assert_int_equal(gs_status_recount(s, now), GS_OK);
@@ -239,6 +252,7 @@ static void test_care_last_day(void **state) {
   put(t, "dev-a", "visit", "v2", now, "\"grid\":\"g1\",\"household\":\"h1\",\"visited_at\":1763016000000");
   put(t, "dev-a", "household", "h1", now + 1, "\"tags\":[\"elderly_alone\"]");
   assert_string_equal(th_text(t, "SELECT last_day FROM care_household WHERE household='h1'"), "2025-11-23");
+  assert_int_equal(nums(s, "g1", now).care_due, 0);
   assert_int_equal(gs_status_refresh(s, now), GS_OK);
   assert_int_equal(nums(s, "g1", now).care_due, 0);
   /* the latest day loses its only visit: the one before it counts */
@@ -254,12 +268,14 @@ static void test_care_last_day(void **state) {
   put(t, "dev-a", "visit", "v1b", now + 5, "\"_deleted\":true");
   put(t, "dev-a", "visit", "v2", now + 6, "\"_deleted\":true");
   assert_int_equal(th_int(t, "SELECT count(*) FROM care_household WHERE household='h1' AND last_day IS NULL"), 1);
+  assert_int_equal(nums(s, "g1", now).care_due, 1); /* due at once */
   assert_int_equal(gs_status_refresh(s, now), GS_OK);
   assert_int_equal(nums(s, "g1", now).care_due, 1);
   /* a visit 40 days ago is outside a 30-day window ... */
   put(t, "dev-a", "household", "h2", now, "\"grid\":\"g2\",\"address\":\"b\"");
   put(t, "dev-a", "visit", "v4", now, "\"grid\":\"g2\",\"household\":\"h2\",\"visited_at\":1760424000000");
   put(t, "dev-a", "household", "h2", now + 7, "\"tags\":[\"disabled\"]");
+  assert_int_equal(nums(s, "g2", now).care_due, 1);
   assert_int_equal(gs_status_refresh(s, now), GS_OK);
   assert_int_equal(nums(s, "g2", now).care_due, 1);
   /* ... and inside a 60-day one, once the window grows */
@@ -271,6 +287,16 @@ static void test_care_last_day(void **state) {
   put(t, "dev-a", "household", "h2", now + 8, "\"grid\":\"g1\"");
   assert_string_equal(th_text(t, "SELECT grid || ' ' || last_day FROM care_household WHERE household='h2'"),
                       "g1 2025-10-14");
+  assert_int_equal(nums(s, "g1", now).care_due, 1); /* h1 only: h2 is not due */
+  /* a due care household moving, then losing its tag */
+  put(t, "dev-a", "household", "h1", now + 9, "\"grid\":\"g2\"");
+  assert_int_equal(nums(s, "g1", now).care_due, 0);
+  assert_int_equal(nums(s, "g2", now).care_due, 1);
+  assert_int_equal(nums(s, "cm1", now).care_due, 1);
+  put(t, "dev-a", "household", "h1", now + 10, "\"tags\":[]");
+  assert_int_equal(nums(s, "g2", now).care_due, 0);
+  assert_int_equal(gs_status_refresh(s, now), GS_OK);
+  assert_int_equal(nums(s, "cm1", now).care_due, 0);
   gs_status_close(s);
   th_close(t);
 }
