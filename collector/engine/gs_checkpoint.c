@@ -16,6 +16,10 @@
  * so a long WAL slows every statement (measured: a 300 MB WAL let by a
  * writer that never paused made the collector ~1.5x slower per change). */
 #define CATCHUP_FRAMES 4000
+/* unheld passes before the held one, and the growth of the WAL during a pass
+ * below which one more is not worth it (frames) */
+#define CATCHUP_PASSES 4
+#define CATCHUP_REST 256
 
 struct gs_checkpointer {
   sqlite3 *db;
@@ -53,15 +57,26 @@ static void *run(void *arg) {
       /* A PASSIVE checkpoint never catches up with a writer that keeps
        * writing, and SQLite starts the WAL over only when every frame was
        * copied. So past the threshold the writer is held between two of its
-       * transactions (wmu) while a second PASSIVE copies the frames written
-       * since the first one: a pause of a few ms, after which the writer's
+       * transactions (wmu) while a last PASSIVE copies the frames written
+       * since the one before: a pause of a few ms, after which the writer's
        * next transaction starts the WAL from its beginning. (A RESTART
        * checkpoint here, which also waits for readers and syncs the WAL,
        * measured p99 publish->ack 59-71 ms at 4,000 changes/s and a maximum
        * of ~7,500 changes/s; this, 35-53 ms and 16,000-19,000.) */
-      pthread_mutex_lock(&c->wmu);
-      rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-      pthread_mutex_unlock(&c->wmu);
+      for (int i = 0, prev = 0; i < CATCHUP_PASSES && rc == SQLITE_OK && log - prev > CATCHUP_REST; i++) {
+        /* closer first, the writer not held: each pass copies what the
+         * writer added during the one before, so that the held pass has
+         * little left to copy (held for 40 ms on average and up to 100 ms
+         * without these passes; 19 ms with them, p99 at 4,000 changes/s
+         * 76-117 ms -> 38-76 ms) */
+        prev = log;
+        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+      }
+      if (rc == SQLITE_OK && log > CATCHUP_FRAMES) { /* not started over meanwhile */
+        pthread_mutex_lock(&c->wmu);
+        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        pthread_mutex_unlock(&c->wmu);
+      }
     }
     gs_debug("store: checkpoint rc=%d wal=%d done=%d", rc, log, done);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY)
