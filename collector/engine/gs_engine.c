@@ -1032,10 +1032,9 @@ int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf 
   size_t *len0 = gs_malloc((n ? n : 1) * sizeof *len0);
   if (!len0) return GS_ENOMEM;
   for (size_t i = 0; i < n; i++) len0[i] = acks[i].len;
-  gs_checkpointer_writer_enter(e->ckpt);
+  gs_checkpointer_writer_turn(e->ckpt, e->db);
   int rc = gs_store_exec(e->db, "BEGIN IMMEDIATE");
   if (rc) {
-    gs_checkpointer_writer_leave(e->ckpt);
     gs_free(len0);
     return rc;
   }
@@ -1055,7 +1054,6 @@ int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf 
     }
     if (!gs_err_transient(rc) && rc != GS_ESTORE && rc != GS_EINTERNAL) rc = GS_EIO;
   }
-  gs_checkpointer_writer_leave(e->ckpt);
   if (e->hooks.end) e->hooks.end(e->hooks.ctx, rc == GS_OK);
   gs_free(len0);
   return rc;
