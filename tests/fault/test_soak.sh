@@ -57,11 +57,18 @@ maxlat=$(tail -n +2 "$T_DIR/soak.csv" | awk -F, 'm<$4 {m=$4} END {print m}')
 nsamples=$(( $(wc -l < "$T_DIR/soak.csv") - 1 ))
 rssw=$(sed -n "$(( nsamples / 3 + 2 ))p" "$T_DIR/soak.csv" | cut -d, -f2)
 rssmax=$(tail -n +2 "$T_DIR/soak.csv" | awk -F, 'm<$2 {m=$2} END {print m}')
-t_eq "$(( (rss1 - rss0) / 1024 <= 64 + ${GS_SOAK_RSS_MB:-16} ))" 1 "collector RSS growth $(( (rss1 - rss0) / 1024 )) MB from cold (page cache 64 MB + ${GS_SOAK_RSS_MB:-16})"
-if [ "$GS_SOAK_MINUTES" -ge 10 ]; then # the cache is full a third into a long run
-  t_eq "$(( (rss1 - rssw) / 1024 <= ${GS_SOAK_RSS_MB:-16} ))" 1 "collector RSS growth after warm-up $(( (rss1 - rssw) / 1024 )) MB (${rss0} cold, ${rssw} warm -> ${rss1} kB)"
+if ldd "$GS_BIN/gs-collector" 2>/dev/null | t_has libasan; then
+  # ASan keeps up to 256 MB of freed memory in quarantine, plus redzones:
+  # RSS says nothing about the collector there (measured: 23 -> 414 MB in
+  # 4 minutes). The bounds need a build without sanitizers (RELIABILITY.md).
+  t_log "ASan build: RSS bounds skipped (${rss0} -> ${rss1} kB, peak ${rssmax} kB); run with a build without sanitizers for them"
+else
+  t_eq "$(( (rss1 - rss0) / 1024 <= 64 + ${GS_SOAK_RSS_MB:-16} ))" 1 "collector RSS growth $(( (rss1 - rss0) / 1024 )) MB from cold (page cache 64 MB + ${GS_SOAK_RSS_MB:-16})"
+  if [ "$GS_SOAK_MINUTES" -ge 10 ]; then # the cache is full a third into a long run
+    t_eq "$(( (rss1 - rssw) / 1024 <= ${GS_SOAK_RSS_MB:-16} ))" 1 "collector RSS growth after warm-up $(( (rss1 - rssw) / 1024 )) MB (${rss0} cold, ${rssw} warm -> ${rss1} kB)"
+  fi
+  t_eq "$(( rssmax / 1024 <= ${GS_SOAK_RSS_MAX_MB:-200} ))" 1 "collector peak RSS $(( rssmax / 1024 )) MB"
 fi
-t_eq "$(( rssmax / 1024 <= ${GS_SOAK_RSS_MAX_MB:-200} ))" 1 "collector peak RSS $(( rssmax / 1024 )) MB"
 t_eq "$(( fd1 - fd0 <= 16 ))" 1 "collector open fds $fd0 -> $fd1"
 t_eq "$(( lat1 >= 0 && lat1 <= 3 * lat0 + 500 ))" 1 "probe ack latency $lat0 -> $lat1 ms (max $maxlat)"
 kill -0 "$CPID" && t_pass "collector alive after ${GS_SOAK_MINUTES} min" || t_fail "collector died"
