@@ -350,10 +350,17 @@ static int64_t query_int(gs_status *s, const char *sql, const char *a, const cha
  * first day of the care window ("" when none): point lookups on hh_day's
  * (day, household) key, at most care_days + 2. Visits before the window do
  * not matter: the household is due either way. */
+static void care_first_day(const gs_status *s, int64_t now, char out[11]) {
+  gs_status_day(now - (int64_t)s->care_days * 86400 * 1000, out);
+}
+
+/* Due: no visit (last, "" for none) on or after the window's first day. */
+static int care_due_by(const char *last, const char *first) { return !last[0] || strcmp(last, first) < 0; }
+
 static void care_last_day(gs_status *s, const char *hh, char out[11]) {
   int64_t now = gs_engine_now(s->e);
   char first[11], day[11];
-  gs_status_day(now - (int64_t)s->care_days * 86400 * 1000, first);
+  care_first_day(s, now, first);
   out[0] = '\0';
   for (int k = -1; k <= s->care_days + 1; k++) {
     gs_status_day(now - (int64_t)k * 86400 * 1000, day);
@@ -365,11 +372,21 @@ static void care_last_day(gs_status *s, const char *hh, char out[11]) {
   }
 }
 
-/* Due: no visit on or after the first day of the care window (today's). */
+/* Due today, by the engine's clock. */
 static int care_is_due(gs_status *s, const char *last) {
   char first[11];
-  gs_status_day(gs_engine_now(s->e) - (int64_t)s->care_days * 86400 * 1000, first);
-  return !last[0] || strcmp(last, first) < 0;
+  care_first_day(s, gs_engine_now(s->e), first);
+  return care_due_by(last, first);
+}
+
+/* Raises last_day to the latest hh_day row on or after day from ("" = all). */
+static int care_raise_last_day(gs_status *s, const char *from) {
+  return exec_bind(s,
+                   "UPDATE care_household SET last_day = m.d FROM "
+                   "(SELECT household, max(day) AS d FROM hh_day WHERE day >= ?1 GROUP BY household) AS m "
+                   "WHERE m.household = care_household.household AND "
+                   "(care_household.last_day IS NULL OR care_household.last_day < m.d)",
+                   from, NULL, NULL, 0);
 }
 
 /* The care_household row of hh: 1 with its grid index and last_day ("" for
@@ -461,7 +478,9 @@ static int apply_contrib(gs_status *s, const char *type, const char *id, const c
         care_last_day(s, b->hh, last);
         rc = exec_bind(s, "UPDATE care_household SET last_day=?2 WHERE household=?1", b->hh, last[0] ? last : NULL,
                        NULL, 0);
-        if (!rc && !care_is_due(s, b->day) && care_is_due(s, last)) rc = care_delta(s, cg, +1);
+        char first[11];
+        care_first_day(s, gs_engine_now(s->e), first);
+        if (!rc && !care_due_by(b->day, first) && care_due_by(last, first)) rc = care_delta(s, cg, +1);
       }
     }
     if (!rc && a->valid && a->visit) {
@@ -484,7 +503,9 @@ static int apply_contrib(gs_status *s, const char *type, const char *id, const c
       char last[11];
       if (!rc && care_row(s, a->hh, &cg, last) && strcmp(last, a->day) < 0) {
         rc = exec_bind(s, "UPDATE care_household SET last_day=?2 WHERE household=?1", a->hh, a->day, NULL, 0);
-        if (!rc && care_is_due(s, last) && !care_is_due(s, a->day)) rc = care_delta(s, cg, -1);
+        char first[11];
+        care_first_day(s, gs_engine_now(s->e), first);
+        if (!rc && care_due_by(last, first) && !care_due_by(a->day, first)) rc = care_delta(s, cg, -1);
       }
     }
   } else if (strcmp(type, "report") == 0) {
@@ -687,15 +708,8 @@ static int do_refresh(gs_status *s, int64_t now) {
   if (!rc) {
     /* due: no visit on or after the day care_days ago */
     char cutoff[11];
-    gs_status_day(now - (int64_t)s->care_days * 86400 * 1000, cutoff);
-    if (s->care_widen)
-      /* a longer window: visits on days the old one did not reach */
-      rc = exec_bind(s,
-                     "UPDATE care_household SET last_day = m.d FROM "
-                     "(SELECT household, max(day) AS d FROM hh_day WHERE day >= ?1 GROUP BY household) AS m "
-                     "WHERE m.household = care_household.household AND "
-                     "(care_household.last_day IS NULL OR care_household.last_day < m.d)",
-                     cutoff, NULL, NULL, 0);
+    care_first_day(s, now, cutoff);
+    if (s->care_widen) rc = care_raise_last_day(s, cutoff); /* days the old window did not reach */
     if (!rc)
       rc = refresh_column_text(s, "care_due",
                                "SELECT grid, count(*) FROM care_household WHERE last_day IS NULL OR last_day < ?1 "
@@ -742,10 +756,7 @@ static int do_recount(gs_status *s, int64_t now) {
   }
   sqlite3_finalize(st);
   s->recounting = 0;
-  if (!rc)
-    rc = gs_store_exec(s->db, "UPDATE care_household SET last_day = m.d FROM "
-                              "(SELECT household, max(day) AS d FROM hh_day GROUP BY household) AS m "
-                              "WHERE m.household = care_household.household");
+  if (!rc) rc = care_raise_last_day(s, "");
   if (!rc) rc = flush_deltas(s);
   s->nd = 0;
   if (!rc) rc = do_refresh(s, now);
