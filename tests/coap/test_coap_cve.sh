@@ -47,7 +47,7 @@ t_eq "$(c_json "$T_DIR/ok" 'd["applied"]')" 1 "a plain request is served afterwa
 # --- the 5.08 path under valgrind (libcoap is not built with ASan here) ---
 # valgrind cannot run an ASan-built collector; there ASan checks the same path
 # (the requests above ran in it) except inside libcoap itself.
-if ldd "$GS_BIN/gs-collector" 2>/dev/null | t_has libasan; then
+if t_asan_collector; then
   t_log "collector built with ASan: the 5.08 path was checked by ASan above; valgrind step skipped"
 elif command -v valgrind >/dev/null 2>&1; then
   kill -TERM "$PID"

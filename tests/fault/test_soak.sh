@@ -57,7 +57,7 @@ maxlat=$(tail -n +2 "$T_DIR/soak.csv" | awk -F, 'm<$4 {m=$4} END {print m}')
 nsamples=$(( $(wc -l < "$T_DIR/soak.csv") - 1 ))
 rssw=$(sed -n "$(( nsamples / 3 + 2 ))p" "$T_DIR/soak.csv" | cut -d, -f2)
 rssmax=$(tail -n +2 "$T_DIR/soak.csv" | awk -F, 'm<$2 {m=$2} END {print m}')
-if ldd "$GS_BIN/gs-collector" 2>/dev/null | t_has libasan; then
+if t_asan_collector; then
   # ASan keeps up to 256 MB of freed memory in quarantine, plus redzones:
   # RSS says nothing about the collector there (measured: 23 -> 414 MB in
   # 4 minutes). The bounds need a build without sanitizers (RELIABILITY.md).

@@ -13,6 +13,8 @@ export PATH="$GS_BIN:$PATH"
 # its input: under pipefail, "producer | grep -q" fails when grep exits at
 # the first match and the producer then dies of SIGPIPE (ldd, openssl).
 t_has() { grep "$@" >/dev/null; }
+# t_asan_collector: the collector under test is built with ASan
+t_asan_collector() { ldd "$GS_BIN/gs-collector" 2>/dev/null | t_has libasan; }
 
 T_NAME=$(basename "$0" .sh)
 T_DIR=$(mktemp -d "/tmp/gs-${T_NAME}.XXXXXX")
