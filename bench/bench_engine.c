@@ -8,6 +8,8 @@
  *     --changes N        changes per batch (100)
  *     --group K          batches per transaction, like the collector's group_max (16)
  *     --sync 0|1|2       synchronous OFF/NORMAL/FULL (2, the product default)
+ *     --ids 7|4          change and new entity ids: UUIDv7 like the reference
+ *                        device (7), or random v4 (bench_gen.h)
  *     --prefill-households H --prefill-visits V
  *                        rows written by direct SQL in the engine's layout before
  *                        measuring (a province-sized store, scaled)
@@ -385,10 +387,10 @@ static int mode_apply(const opts *o) {
   sqlite3_prepare_v2(gs_engine_db(e), "SELECT count(*) FROM entity", -1, &q, NULL);
   if (sqlite3_step(q) == SQLITE_ROW) entities = (long)sqlite3_column_int64(q, 0);
   sqlite3_finalize(q);
-  printf("{\"mode\":\"apply\",\"changes\":%ld,\"applied\":%ld,\"batches_with_rejections\":%ld,\"seconds\":%.3f,"
+  printf("{\"mode\":\"apply\",\"ids\":%d,\"changes\":%ld,\"applied\":%ld,\"batches_with_rejections\":%ld,\"seconds\":%.3f,"
          "\"changes_per_s\":%.0f,\"group\":%d,\"changes_per_batch\":%d,\"group_ms_p50\":%.3f,\"group_ms_p95\":%.3f,"
          "\"batch_ms_p50\":%.3f,\"sync\":%d,\"prefill_s\":%.1f,\"entities_after\":%ld,\"db_bytes\":%ld}\n",
-         w.changes, applied, other, secs, (double)w.changes / secs, o->group, o->changes, med, p95,
+         bench_id_version, w.changes, applied, other, secs, (double)w.changes / secs, o->group, o->changes, med, p95,
          med / o->group, o->sync, pre_s, entities, file_size(o->db));
   for (int k = 0; k < o->group; k++) gs_buf_free(&acks[k]);
   gs_free(acks);
@@ -558,13 +560,15 @@ int main(int argc, char **argv) {
   o.group = atoi(opt(argc, argv, "--group", "16"));
   o.sync = atoi(opt(argc, argv, "--sync", "2"));
   o.repeat = atoi(opt(argc, argv, "--repeat", "5"));
+  bench_id_version = atoi(opt(argc, argv, "--ids", "7"));
   o.prefill_hh = atol(opt(argc, argv, "--prefill-households", "0"));
   o.prefill_visits = atol(opt(argc, argv, "--prefill-visits", "0"));
   o.pull_hh = atoi(opt(argc, argv, "--pull-households", "500"));
   o.pull_reports = atoi(opt(argc, argv, "--pull-reports", "40"));
-  if (!o.db || o.grids < 1 || o.devices < 1 || o.batches < 1 || o.changes < 1 || o.group < 1 || o.repeat < 1)
+  if (!o.db || o.grids < 1 || o.devices < 1 || o.batches < 1 || o.changes < 1 || o.group < 1 || o.repeat < 1 ||
+      (bench_id_version != 4 && bench_id_version != 7))
     die("usage: gs-bench-engine --mode ceiling|apply|pull --db FILE [--grids G] [--devices D] [--batches R] "
-        "[--changes N] [--group K] [--sync 0|1|2] [--prefill-households H --prefill-visits V]");
+        "[--changes N] [--group K] [--sync 0|1|2] [--ids 7|4] [--prefill-households H --prefill-visits V]");
   gs_log_init("gs-bench-engine", GS_LOG_WARN);
   if (strcmp(o.mode, "gen") != 0) remove(o.db);
   char side[1100];

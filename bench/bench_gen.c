@@ -15,10 +15,15 @@ uint64_t bench_rand(uint64_t *s) {
   return *s = x;
 }
 
-void bench_uuid(uint64_t *s, char out[37]) {
+int bench_id_version = 7;
+
+void bench_uuid(uint64_t *s, int64_t ms, char out[37]) {
   uint64_t a = bench_rand(s), b = bench_rand(s);
-  snprintf(out, 37, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
-           (unsigned)a & 0xfff, (unsigned)(0x8000 | ((b >> 48) & 0x3fff)), (unsigned long long)(b & 0xffffffffffffULL));
+  if (bench_id_version == 7) /* 48 bits of ms, like gs_uuid7 (the reference device) */
+    a = ((uint64_t)ms << 16) | (a & 0xffff);
+  snprintf(out, 37, "%08x-%04x-%d%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
+           bench_id_version == 7 ? 7 : 4, (unsigned)a & 0xfff, (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
+           (unsigned long long)(b & 0xffffffffffffULL));
 }
 
 void bench_dev_init(bench_dev *d, const char *id, const char *grid, uint64_t seed, int64_t now_ms) {
@@ -81,11 +86,11 @@ int bench_gen_batch(bench_dev *d, int n, gs_buf *b) {
     uint64_t r = bench_rand(&d->rng);
     int kind = (int)(r % 100);
     char cid[37], eid[37];
-    bench_uuid(&d->rng, cid);
+    bench_uuid(&d->rng, d->hlc_ms, cid);
     tick(d);
     if (i) gs_buf_puts(b, ",");
     if (kind < 20 || d->nhh == 0) { /* new household */
-      bench_uuid(&d->rng, eid);
+      bench_uuid(&d->rng, d->hlc_ms, eid);
       remember_hh(d, eid);
       gs_buf_printf(b,
                     "{\"id\":\"%s\",\"seq\":%lld,\"type\":\"household\",\"entity\":\"%s\",\"hlc\":[%lld,%d],"
@@ -112,7 +117,7 @@ int bench_gen_batch(bench_dev *d, int n, gs_buf *b) {
       d->hh_ver[h][1] = d->hlc_c;
     } else if (kind < 92) { /* a visit */
       size_t h = (size_t)(r >> 8) % d->nhh;
-      bench_uuid(&d->rng, eid);
+      bench_uuid(&d->rng, d->hlc_ms, eid);
       gs_buf_printf(b,
                     "{\"id\":\"%s\",\"seq\":%lld,\"type\":\"visit\",\"entity\":\"%s\",\"hlc\":[%lld,%d],"
                     "\"set\":{\"grid\":\"%s\",\"household\":\"%s\",\"worker\":\"%s%s\",\"visited_at\":%lld,"
@@ -122,7 +127,7 @@ int bench_gen_batch(bench_dev *d, int n, gs_buf *b) {
                     PICK(surnames, r >> 32), PICK(given, r >> 36), (long long)d->hlc_ms - (long long)(r >> 40) % 3600000,
                     PICK(summaries, r >> 48), (int)((r >> 12) % 100000), (int)((r >> 28) % 100000), (int)((r >> 44) % 60) + 5);
     } else { /* a report */
-      bench_uuid(&d->rng, eid);
+      bench_uuid(&d->rng, d->hlc_ms, eid);
       static const char *const urg[] = {"low", "normal", "normal", "high", "critical"};
       static const char *const cat[] = {"dispute", "safety_hazard", "environment", "facility", "livelihood"};
       gs_buf_printf(b,

@@ -32,7 +32,11 @@ typedef struct bench_dev {
 } bench_dev;
 
 uint64_t bench_rand(uint64_t *s);
-void bench_uuid(uint64_t *s, char out[37]);
+/* Ids of changes and new entities: 7 (default) time-ordered like the
+ * reference device's (gs_uuid7, at the device's clock), 4 random like a phone
+ * app that does not follow docs/PROTOCOL.md "Ids". */
+extern int bench_id_version;
+void bench_uuid(uint64_t *s, int64_t ms, char out[37]);
 
 void bench_dev_init(bench_dev *d, const char *id, const char *grid, uint64_t seed, int64_t now_ms);
 void bench_dev_free(bench_dev *d);

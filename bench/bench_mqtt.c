@@ -13,6 +13,8 @@
  *     --window W     batches in flight per device (2)
  *     --rate C       pace at C changes/s in total (0 = as fast as acks come back)
  *     --timeout S    give up after S seconds (120)
+ *     --ids 7|4      change and new entity ids: UUIDv7 like the reference
+ *                    device (7), or random v4 (bench_gen.h)
  *     --sessions-only --hold S --ready FILE
  *                    connect every device, write FILE when all are connected,
  *                    keep the sessions S seconds, publish nothing
@@ -193,9 +195,10 @@ int main(int argc, char **argv) {
       hold = atoi(opt(argc, argv, "--hold", "10")), sessions_only = flag(argc, argv, "--sessions-only");
   double rate = atof(opt(argc, argv, "--rate", "0"));
   g_changes_per_batch = atoi(opt(argc, argv, "--changes", "100"));
-  if (!pki || !devfile || port <= 0 || nbatches < 1 || window < 1) {
+  bench_id_version = atoi(opt(argc, argv, "--ids", "7"));
+  if (!pki || !devfile || port <= 0 || nbatches < 1 || window < 1 || (bench_id_version != 4 && bench_id_version != 7)) {
     fprintf(stderr, "usage: gs-bench-mqtt --host H --port P --pki DIR --devices FILE [--batches R] [--changes N] "
-                    "[--window W] [--rate C] [--sessions-only --hold S --ready FILE]\n");
+                    "[--window W] [--rate C] [--ids 7|4] [--sessions-only --hold S --ready FILE]\n");
     return 2;
   }
   FILE *f = fopen(devfile, "r");
@@ -311,11 +314,11 @@ int main(int argc, char **argv) {
   double secs = (double)(g_last_ack - t0) / 1e9;
   double p50 = bench_quantile(g_lat, g_nlat, 0.5), p95 = bench_quantile(g_lat, g_nlat, 0.95),
          p99 = bench_quantile(g_lat, g_nlat, 0.99), mx = bench_quantile(g_lat, g_nlat, 1.0);
-  printf("{\"mode\":\"load\",\"devices\":%d,\"connected\":%d,\"batches\":%ld,\"acks\":%ld,\"changes\":%ld,"
+  printf("{\"mode\":\"load\",\"ids\":%d,\"devices\":%d,\"connected\":%d,\"batches\":%ld,\"acks\":%ld,\"changes\":%ld,"
          "\"changes_acked\":%ld,\"rejected\":%ld,\"duplicates\":%ld,\"errors\":%ld,\"seconds\":%.3f,"
          "\"changes_per_s\":%.0f,\"target_rate\":%.0f,\"window\":%d,\"changes_per_batch\":%d,\"avg_change_bytes\":%.0f,"
          "\"lat_ms_p50\":%.2f,\"lat_ms_p95\":%.2f,\"lat_ms_p99\":%.2f,\"lat_ms_max\":%.2f,\"connect_s\":%.2f}\n",
-         n, up, (long)n * nbatches, g_acks, total_changes, g_acked_changes, g_rejected, g_duplicates, g_errors, secs,
+         bench_id_version, n, up, (long)n * nbatches, g_acks, total_changes, g_acked_changes, g_rejected, g_duplicates, g_errors, secs,
          secs > 0 ? (double)g_acked_changes / secs : 0, rate, window, g_changes_per_batch,
          total_changes ? (double)payload_bytes / (double)total_changes : 0, p50, p95, p99, mx, connect_s);
   free_all(cs, n, pf);

@@ -67,6 +67,10 @@ def build(rows, mode, params):
     R["latency_rate"] = stat(g("latency", "changes_per_s"))
     for q in ("p50", "p95", "p99"):
         R["latency_" + q] = stat(g("latency", "lat_ms_" + q))
+    for q in ("p50", "p99"):
+        R["floor_" + q] = stat(g("floor", "lat_ms_" + q))
+    if R.get("floor_p99") and R.get("latency_p99"):
+        R["latency_p99_above_floor"] = R["latency_p99"]["median"] - R["floor_p99"]["median"]
     R["latency_all_acked"] = all(x["r"]["changes_acked"] == x["r"]["changes"] for x in by.get("latency", [])) if by.get("latency") else None
     R["pull_ms"] = stat(g("pull", "server_ms_p50"))
     if by.get("pull"):
@@ -117,6 +121,10 @@ def table(o):
     add("5. latency publish->ack at 50%% of max (%s changes/s): p50 ms" % fmt(R["latency_rate"]), fmt(R["latency_p50"], nd=1))
     add("   p95 ms", fmt(R["latency_p95"], nd=1))
     add("   p99 ms", fmt(R["latency_p99"], nd=1), "<= 50")
+    add("5b. floor: same rates, gs-bench-echo acking in the collector's place (no store): p50 ms", fmt(R.get("floor_p50"), nd=1))
+    add("   floor p99 ms", fmt(R.get("floor_p99"), nd=1))
+    if R.get("latency_p99_above_floor") is not None:
+        add("   row 5 p99 minus floor p99 (the collector's part), ms", "%.1f" % R["latency_p99_above_floor"])
     d = R.get("pull_detail") or {}
     add("6. initial grid sync (%s entities, %s pages), server ms" % (d.get("pulled"), d.get("pages")), fmt(R["pull_ms"], nd=1), "<= 200")
     add("7. batch cost, empty store, ms/batch", fmt(R["scale_empty_batch_ms"], nd=2))
@@ -151,6 +159,8 @@ def check(path):
         bad.append("not every change acked end to end")
     if R.get("latency_all_acked") is False:
         bad.append("not every change acked in the latency run")
+    if R.get("latency_p99") and not R.get("floor_p50"):
+        bad.append("latency measured but not its floor (gs-bench-echo)")
     d = R.get("pull_detail") or {}
     if not d.get("pulled"):
         bad.append("initial sync pulled nothing")

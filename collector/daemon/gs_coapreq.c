@@ -342,6 +342,8 @@ static void hnd_up(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
   if (!body(q, s, r, req, resp, "POST /v1/up", dev, &whole, &data, &len)) return;
   gs_buf ack = GS_BUF_INIT;
   int rc = gs_engine_apply(q->engine, dev, (const char *)data, len, &ack);
+  /* the response is the ack: only once the commit is durable */
+  if (rc == GS_OK) rc = gs_engine_wait_durable(q->engine, gs_engine_commits(q->engine));
   gs_buf_free(&whole);
   gs_debug("coap: POST /v1/up from %s (%s) mid %d, %zu bytes: %s", dev, peer_str(s), coap_pdu_get_mid(req), len,
            rc == GS_OK ? "committed" : gs_strerror(rc));

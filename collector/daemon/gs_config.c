@@ -14,6 +14,7 @@ void gs_config_defaults(gs_config *c) {
   c->synchronous = 2;
   c->group_max = 64;
   c->checkpoint_ms = 250;
+  c->wal_restart_mb = 16;
   snprintf(c->mqtt_host, sizeof c->mqtt_host, "127.0.0.1");
   c->mqtt_port = 8883;
   snprintf(c->mqtt_client_id, sizeof c->mqtt_client_id, "gs-collector");
@@ -70,6 +71,7 @@ static const key_def keys[] = {
     {"store", "synchronous", K_SYNC, offsetof(gs_config, synchronous), 0, 0, 3},
     I("store", "group_max", group_max, 1, 4096),
     I("store", "checkpoint_ms", checkpoint_ms, 0, 600000),
+    I("store", "wal_restart_mb", wal_restart_mb, 1, 4096),
     S("mqtt", "host", mqtt_host),
     I("mqtt", "port", mqtt_port, 1, 65535),
     S("mqtt", "cafile", mqtt_cafile),

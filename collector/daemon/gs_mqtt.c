@@ -22,6 +22,13 @@ typedef struct msg {
   size_t len;
 } msg;
 
+/* An ack whose commit is not durable yet (gs_engine_durable). */
+typedef struct pending {
+  uint64_t commit;
+  char device[65];
+  gs_buf ack;
+} pending;
+
 struct gs_mqtt {
   struct mosquitto *mosq;
   gs_loop *loop;
@@ -33,6 +40,9 @@ struct gs_mqtt {
   int backoff;
   msg *queue;
   size_t nq, capq;
+  pending *pend; /* in commit order; [pend_head, npend) waiting */
+  size_t pend_head, npend, cappend;
+  int durable_fd; /* the engine's, -1 when commits are durable at COMMIT */
   void (*on_connect)(void *);
   void *on_connect_ctx;
   gs_mqtt_stats stats;
@@ -102,6 +112,48 @@ static void publish_reply(gs_mqtt *m, const char *device, const char *what, cons
     m->stats.acks++;
 }
 
+/* Publishes the acks whose commit is durable, in commit order. */
+static void release_acks(gs_mqtt *m) {
+  uint64_t durable = gs_engine_durable(m->engine);
+  while (m->pend_head < m->npend && m->pend[m->pend_head].commit <= durable) {
+    pending *p = &m->pend[m->pend_head++];
+    publish_reply(m, p->device, "ack", &p->ack);
+    gs_buf_free(&p->ack);
+  }
+  if (m->pend_head == m->npend) m->pend_head = m->npend = 0;
+}
+
+static void on_durable(void *ctx, int fd, short re) {
+  (void)fd, (void)re;
+  release_acks(ctx);
+}
+
+/* Keeps the acks of commit until it is durable; 0 or GS_ENOMEM (then the
+ * acks are dropped and the devices resend). */
+static int hold_acks(gs_mqtt *m, uint64_t commit, const gs_batch_in *in, gs_buf *acks, size_t n) {
+  if (m->pend_head > 0 && m->npend + n > m->cappend) { /* reuse the released front */
+    memmove(m->pend, m->pend + m->pend_head, (m->npend - m->pend_head) * sizeof *m->pend);
+    m->npend -= m->pend_head;
+    m->pend_head = 0;
+  }
+  if (m->npend + n > m->cappend) {
+    size_t ncap = m->cappend ? m->cappend * 2 : 64;
+    while (ncap < m->npend + n) ncap *= 2;
+    pending *np = gs_realloc(m->pend, ncap * sizeof *np);
+    if (!np) return GS_ENOMEM;
+    m->pend = np;
+    m->cappend = ncap;
+  }
+  for (size_t k = 0; k < n; k++) {
+    pending *p = &m->pend[m->npend++];
+    p->commit = commit;
+    snprintf(p->device, sizeof p->device, "%s", in[k].device);
+    p->ack = acks[k];
+    acks[k] = (gs_buf)GS_BUF_INIT;
+  }
+  return GS_OK;
+}
+
 /* Applies queued batches in groups (one transaction each) and answers pulls. */
 static void process_queue(gs_mqtt *m) {
   size_t i = 0;
@@ -135,7 +187,12 @@ static void process_queue(gs_mqtt *m) {
     }
     int rc = gs_engine_apply_group(m->engine, in, n, acks);
     if (rc == GS_OK) {
-      for (size_t k = 0; k < n; k++) publish_reply(m, in[k].device, "ack", &acks[k]);
+      uint64_t commit = gs_engine_commits(m->engine);
+      if (m->durable_fd < 0) {
+        for (size_t k = 0; k < n; k++) publish_reply(m, in[k].device, "ack", &acks[k]);
+      } else if (hold_acks(m, commit, in, acks, n)) {
+        gs_error("mqtt: out of memory holding %zu ack(s) until their commit is durable; dropped, devices will retry", n);
+      }
     } else {
       gs_error("store: %zu batch(es) not committed: %s; no ack sent, devices will retry", n, gs_strerror(rc));
     }
@@ -283,7 +340,9 @@ int gs_mqtt_new(gs_mqtt **out, gs_loop *loop, gs_engine *e, const gs_config *cfg
   m->cfg = *cfg;
   m->fd = -1;
   m->backoff = cfg->reconnect_min_ms;
+  m->durable_fd = gs_engine_durable_fd(e);
   int rc = setup_client(m, err, errlen);
+  if (!rc && m->durable_fd >= 0) rc = gs_loop_fd(loop, m->durable_fd, POLLIN, on_durable, m);
   if (!rc) rc = gs_loop_prepare(loop, prepare, m);
   if (!rc) rc = gs_loop_timer(loop, 500, tick, m);
   if (rc) {
@@ -296,6 +355,12 @@ int gs_mqtt_new(gs_mqtt **out, gs_loop *loop, gs_engine *e, const gs_config *cfg
 
 void gs_mqtt_free(gs_mqtt *m, int flush_ms) {
   if (!m) return;
+  if (m->npend > m->pend_head) { /* the last acks: wait for their commit to be durable */
+    if (gs_engine_wait_durable(m->engine, m->pend[m->npend - 1].commit) == GS_OK) release_acks(m);
+  }
+  for (size_t i = m->pend_head; i < m->npend; i++) gs_buf_free(&m->pend[i].ack);
+  gs_free(m->pend);
+  if (m->durable_fd >= 0) gs_loop_fd_del(m->loop, m->durable_fd);
   if (m->mosq && m->fd >= 0) {
     /* let queued acks reach the broker before leaving */
     int64_t end = gs_mono_ms() + flush_ms;

@@ -31,6 +31,7 @@ static void engine_config(const gs_config *c, gs_engine_config *ec) {
   gs_engine_config_defaults(ec);
   ec->db_path = c->db;
   ec->synchronous = c->synchronous;
+  ec->wal_sync_thread = 1; /* with synchronous = full: the WAL's fsync beside the writer (gs_walsync.h) */
   ec->max_skew_ms = c->max_skew_s * 1000;
   ec->max_batch_bytes = (size_t)c->max_batch_bytes;
   ec->max_changes = (int)c->max_changes;
@@ -38,6 +39,7 @@ static void engine_config(const gs_config *c, gs_engine_config *ec) {
   ec->pull_limit_default = (int)c->pull_limit_default;
   ec->pull_limit_max = (int)c->pull_limit_max;
   ec->checkpoint_interval_ms = c->checkpoint_ms;
+  ec->wal_restart_frames = c->wal_restart_mb * 256; /* 4 KiB pages */
 }
 
 static void on_signal(void *ctx, int fd, short re) {

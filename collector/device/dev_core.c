@@ -318,11 +318,11 @@ int gs_dev_set(gs_dev *dev, const char *type, const char *entity_id, const cJSON
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(fields, "grid");
     if (!cJSON_IsString(g) || !gs_valid_org_id(g->valuestring))
       return dev__fail(dev, GS_EINVAL, "a new %s needs a valid grid (grid=<org id>)", type);
-    gs_uuid4(eid);
+    gs_uuid7(gs_now_ms(), eid);
   } else {
     snprintf(eid, sizeof(eid), "%s", entity_id);
   }
-  gs_uuid4(cid);
+  gs_uuid7(gs_now_ms(), cid);
 
   if ((err = dev__store_begin(dev)))
     goto out;

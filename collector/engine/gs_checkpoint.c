@@ -33,6 +33,7 @@ struct gs_checkpointer {
   pthread_cond_t cv;
   int stop;
   int interval_ms;
+  int restart_frames; /* see CATCHUP_FRAMES */
   /* set by this thread, taken by the writer before its next transaction:
    * copy what is left of a long WAL (see run) */
   atomic_int want_final;
@@ -61,7 +62,7 @@ static void *run(void *arg) {
     pthread_mutex_unlock(&c->mu);
     int log = 0, done = 0;
     int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-    if (rc == SQLITE_OK && log > CATCHUP_FRAMES) {
+    if (rc == SQLITE_OK && log > c->restart_frames) {
       /* A PASSIVE checkpoint never catches up with a writer that keeps
        * writing, and SQLite starts the WAL over only when every frame was
        * copied. So past the threshold this thread gets close, each pass
@@ -80,7 +81,7 @@ static void *run(void *arg) {
         rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
       }
       /* unless the writer started the WAL over meanwhile */
-      if (rc == SQLITE_OK && log > CATCHUP_FRAMES) atomic_store(&c->want_final, 1);
+      if (rc == SQLITE_OK && log > c->restart_frames) atomic_store(&c->want_final, 1);
     }
     gs_debug("store: checkpoint rc=%d wal=%d done=%d", rc, log, done);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY)
@@ -91,10 +92,11 @@ static void *run(void *arg) {
   return NULL;
 }
 
-int gs_checkpointer_start(gs_checkpointer **out, const char *path, int interval_ms) {
+int gs_checkpointer_start(gs_checkpointer **out, const char *path, int interval_ms, int restart_frames) {
   gs_checkpointer *c = gs_calloc(1, sizeof *c);
   if (!c) return GS_ENOMEM;
   c->interval_ms = interval_ms > 0 ? interval_ms : 1000;
+  c->restart_frames = restart_frames <= 0 ? CATCHUP_FRAMES : restart_frames > CATCHUP_REST ? restart_frames : CATCHUP_REST + 1;
   /* its own connection, used by its own thread only */
   if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     gs_error("store: %s: cannot open a checkpoint connection: %s", path, c->db ? sqlite3_errmsg(c->db) : "?");

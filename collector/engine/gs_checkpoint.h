@@ -21,7 +21,9 @@ typedef struct gs_checkpointer gs_checkpointer;
 /* Starts checkpointing path every interval_ms. Returns GS_OK or an error
  * (GS_EIO when the database cannot be opened, GS_ENOMEM, GS_EINTERNAL when
  * the thread cannot start). */
-int gs_checkpointer_start(gs_checkpointer **out, const char *path, int interval_ms);
+int gs_checkpointer_start(gs_checkpointer **out, const char *path, int interval_ms, int restart_frames);
+/* restart_frames: WAL frames past which the writer is asked to copy the rest
+ * (gs_checkpointer_writer_turn); <= 0 means CATCHUP_FRAMES (gs_checkpoint.c). */
 /* The writer calls this before each write transaction (outside one), with
  * its own connection: when the checkpointer asks, it copies what is left of
  * a long WAL there, so that the transaction starts the WAL over instead of

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "gs_checkpoint.h"
+#include "gs_walsync.h"
 #include "gs_error.h"
 #include "gs_hlc.h"
 #include "gs_json.h"
@@ -62,6 +63,8 @@ struct gs_engine {
   sqlite3_stmt *st[ST_COUNT_];
   gs_engine_hooks hooks;
   gs_checkpointer *ckpt;
+  gs_walsync *ws;   /* NULL: SQLite syncs inside COMMIT */
+  uint64_t commits; /* number of the last commit of apply_group */
   /* scratch buffers reused across writes (capacity kept, no malloc per write) */
   gs_buf sf, sv, sh, sx;
   int fast_create; /* 1: new entities bypass the cJSON merge (gs_engine_set_fast_create) */
@@ -121,6 +124,18 @@ int64_t gs_engine_rev(const gs_engine *e) { return e->rev; }
 
 int64_t gs_engine_now(const gs_engine *e) { return now_ms(e); }
 
+uint64_t gs_engine_commits(const gs_engine *e) { return e->commits; }
+
+uint64_t gs_engine_durable(gs_engine *e) {
+  if (!e->ws) return e->commits;
+  gs_walsync_drain(e->ws);
+  return gs_walsync_durable(e->ws);
+}
+
+int gs_engine_durable_fd(const gs_engine *e) { return e->ws ? gs_walsync_fd(e->ws) : -1; }
+
+int gs_engine_wait_durable(gs_engine *e, uint64_t n) { return e->ws ? gs_walsync_wait(e->ws, n) : GS_OK; }
+
 void gs_engine_set_hooks(gs_engine *e, const gs_engine_hooks *h) {
   if (h) e->hooks = *h;
   else memset(&e->hooks, 0, sizeof e->hooks);
@@ -147,7 +162,13 @@ int gs_engine_open(gs_engine **out, const gs_engine_config *cfg, char *err, size
   e->cfg = *cfg;
   e->fast_create = 1;
   if ((rc = gs_schema_load_builtin(&e->schema, err, errlen))) goto fail;
-  if ((rc = gs_store_open(cfg->db_path, cfg->synchronous, &e->db, err, errlen))) goto fail;
+  int ws = cfg->wal_sync_thread && cfg->synchronous == 2;
+  if ((rc = gs_store_open(cfg->db_path, ws ? 1 : cfg->synchronous, &e->db, err, errlen))) goto fail;
+  /* the store is open in WAL mode and was read, so its -wal file exists */
+  if (ws && (rc = gs_walsync_start(&e->ws, cfg->db_path))) {
+    snprintf(err, errlen, "%s: cannot start the WAL sync thread: %s", cfg->db_path, gs_strerror(rc));
+    goto fail;
+  }
   for (int i = 0; i < ST_COUNT_; i++) {
     int src = sqlite3_prepare_v3(e->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &e->st[i], NULL);
     if (src != SQLITE_OK) {
@@ -158,7 +179,7 @@ int gs_engine_open(gs_engine **out, const gs_engine_config *cfg, char *err, size
   }
   if (cfg->checkpoint_interval_ms > 0) {
     if ((rc = gs_store_exec(e->db, "PRAGMA wal_autocheckpoint=0"))) goto fail;
-    if ((rc = gs_checkpointer_start(&e->ckpt, cfg->db_path, cfg->checkpoint_interval_ms))) {
+    if ((rc = gs_checkpointer_start(&e->ckpt, cfg->db_path, cfg->checkpoint_interval_ms, cfg->wal_restart_frames))) {
       snprintf(err, errlen, "%s: cannot start the background checkpointer: %s", cfg->db_path, gs_strerror(rc));
       goto fail;
     }
@@ -184,6 +205,7 @@ void gs_engine_set_limits(gs_engine *e, const gs_engine_config *c) {
 
 void gs_engine_close(gs_engine *e) {
   if (!e) return;
+  gs_walsync_stop(e->ws);
   gs_checkpointer_stop(e->ckpt);
   for (int i = 0; i < ST_COUNT_; i++) sqlite3_finalize(e->st[i]);
   gs_buf_free(&e->sf);
@@ -1032,6 +1054,10 @@ int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf 
   size_t *len0 = gs_malloc((n ? n : 1) * sizeof *len0);
   if (!len0) return GS_ENOMEM;
   for (size_t i = 0; i < n; i++) len0[i] = acks[i].len;
+  if (e->ws && gs_walsync_failed(e->ws)) { /* logged by the walsync */
+    gs_free(len0);
+    return GS_EIO;
+  }
   gs_checkpointer_writer_turn(e->ckpt, e->db);
   int rc = gs_store_exec(e->db, "BEGIN IMMEDIATE");
   if (rc) {
@@ -1053,6 +1079,10 @@ int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf 
       if (acks[i].data) acks[i].data[len0[i]] = '\0';
     }
     if (!gs_err_transient(rc) && rc != GS_ESTORE && rc != GS_EINTERNAL) rc = GS_EIO;
+  }
+  if (!rc) {
+    e->commits++;
+    if (e->ws) gs_walsync_committed(e->ws, e->commits);
   }
   if (e->hooks.end) e->hooks.end(e->hooks.ctx, rc == GS_OK);
   gs_free(len0);

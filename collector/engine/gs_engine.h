@@ -32,6 +32,14 @@ typedef struct gs_engine_config {
    * instead of inside the COMMIT that crosses the threshold (gs_checkpoint.h);
    * 0: SQLite's automatic checkpoints (tools, tests). */
   int checkpoint_interval_ms;
+  /* with the background checkpointer: WAL frames past which the writer
+   * copies the rest itself and starts the WAL over (0: gs_checkpoint.c's default) */
+  int wal_restart_frames;
+  /* 1 with synchronous=2: the store runs synchronous=NORMAL and the WAL's
+   * fsync happens in a thread beside the writer (gs_walsync.h); a transport
+   * then publishes an ack only when gs_engine_durable() reaches the commit
+   * that held its batch. 0: SQLite syncs inside COMMIT. */
+  int wal_sync_thread;
   /* Clock for tests (ms since the epoch); NULL means the wall clock. */
   int64_t (*clock)(void *ctx);
   void *clock_ctx;
@@ -67,6 +75,16 @@ int gs_engine_apply(gs_engine *e, const char *device, const char *payload, size_
  * may be published. */
 int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf *acks);
 
+/* Durability of commits, numbered 1, 2, 3... by the applies that committed
+ * (gs_engine_commits() is the last one's number). Without a WAL sync thread
+ * a commit is durable when COMMIT returns. With one, gs_engine_durable() is
+ * the last commit known durable; gs_engine_durable_fd() turns readable when
+ * it advanced (-1 without the thread), gs_engine_wait_durable() blocks until
+ * commit n is durable (GS_OK) or the WAL cannot be synced (GS_EIO). */
+uint64_t gs_engine_commits(const gs_engine *e);
+uint64_t gs_engine_durable(gs_engine *e);
+int gs_engine_durable_fd(const gs_engine *e);
+int gs_engine_wait_durable(gs_engine *e, uint64_t n);
 /* Answers a pull request with a down page (or an error document). Returns
  * GS_OK when page must be published, a transient error otherwise. */
 int gs_engine_pull(gs_engine *e, const char *device, const char *payload, size_t len, gs_buf *page);

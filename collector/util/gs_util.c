@@ -140,19 +140,32 @@ out:
   return rc;
 }
 
-void gs_uuid4(char out[37]) {
-  unsigned char r[16];
+static void random_bytes(unsigned char *r, size_t n) {
   size_t got = 0;
-  while (got < sizeof r) {
-    ssize_t k = getrandom(r + got, sizeof r - got, 0);
-    if (k <= 0) {
-      /* getrandom cannot fail for 16 bytes after boot; keep going on EINTR. */
-      continue;
-    }
+  while (got < n) {
+    ssize_t k = getrandom(r + got, n - got, 0);
+    if (k <= 0) continue; /* cannot fail for 16 bytes after boot; keep going on EINTR */
     got += (size_t)k;
   }
-  r[6] = (unsigned char)((r[6] & 0x0F) | 0x40);
+}
+
+static void uuid_format(unsigned char r[16], int version, char out[37]) {
+  r[6] = (unsigned char)((r[6] & 0x0F) | (version << 4));
   r[8] = (unsigned char)((r[8] & 0x3F) | 0x80);
   snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2],
            r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
+}
+
+void gs_uuid4(char out[37]) {
+  unsigned char r[16];
+  random_bytes(r, sizeof r);
+  uuid_format(r, 4, out);
+}
+
+void gs_uuid7(int64_t ms, char out[37]) {
+  unsigned char r[16];
+  random_bytes(r + 6, sizeof r - 6);
+  uint64_t t = ms > 0 ? (uint64_t)ms : 0;
+  for (int i = 5; i >= 0; i--, t >>= 8) r[i] = (unsigned char)(t & 0xFF);
+  uuid_format(r, 7, out);
 }

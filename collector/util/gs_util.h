@@ -29,7 +29,12 @@ int64_t gs_mono_ms(void);
 /* Reads a whole file into a gs_malloc'd NUL-terminated buffer. Caller frees. */
 int gs_read_file(const char *path, size_t max, char **out, size_t *len);
 
-/* Fills buf (>= 37 bytes) with a random RFC 4122 v4 UUID. */
+/* Fills buf (>= 37 bytes) with a random RFC 9562 v4 UUID. */
 void gs_uuid4(char buf[37]);
+/* Fills buf with an RFC 9562 v7 UUID: ms (Unix epoch) in the first 48 bits,
+ * then 74 random bits. Ids made in time order sort in time order, so the
+ * store's indexes on them take new keys on a few pages at their right edge
+ * instead of one random page each (docs/PROTOCOL.md, "Ids"). */
+void gs_uuid7(int64_t ms, char buf[37]);
 
 #endif

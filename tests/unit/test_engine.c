@@ -1,5 +1,6 @@
 /* Engine behaviour: every rejection code, idempotency, watermark, LWW,
  * conflicts, clock skew, pull paging, limits. Real SQLite file per test. */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,43 @@ static void test_group_commit(void **state) {
   th_close(t);
 }
 
+/* synchronous=FULL with the WAL sync thread: the store runs NORMAL, commits
+ * are numbered, and each becomes durable (the thread's fdatasync) soon after
+ * COMMIT; the transports ack only then. Without the thread a commit is
+ * durable when COMMIT returns. */
+static void test_wal_sync_thread(void **state) {
+  th *t = th_open_sync(2, 1);
+  assert_int_equal(th_int(t, "PRAGMA synchronous"), 1);
+  int fd = gs_engine_durable_fd(t->e);
+  assert_true(fd >= 0);
+  uint64_t c0 = gs_engine_commits(t->e);
+  cJSON *ack = th_apply(t, "dev-a", one("w1", 1, "h1", t->now, HH_SET));
+  assert_int_equal(num(ack, "applied"), 1);
+  cJSON_Delete(ack);
+  uint64_t c1 = gs_engine_commits(t->e);
+  assert_int_equal(c1, c0 + 1);
+  assert_int_equal(gs_engine_wait_durable(t->e, c1), GS_OK);
+  assert_true(gs_engine_durable(t->e) >= c1);
+  /* the next commit moves the count again, and the descriptor signals it */
+  ack = th_apply(t, "dev-a", one("w2", 2, "h2", t->now, HH_SET));
+  cJSON_Delete(ack);
+  assert_int_equal(gs_engine_wait_durable(t->e, c1 + 1), GS_OK);
+  struct pollfd p = {fd, POLLIN, 0};
+  assert_int_equal(poll(&p, 1, 5000), 1);
+  assert_true(gs_engine_durable(t->e) >= c1 + 1);
+  assert_int_equal(poll(&p, 1, 0), 0); /* drained */
+  th_close(t);
+
+  t = th_open_sync(2, 0);
+  assert_int_equal(th_int(t, "PRAGMA synchronous"), 2);
+  assert_int_equal(gs_engine_durable_fd(t->e), -1);
+  ack = th_apply(t, "dev-a", one("w3", 1, "h3", t->now, HH_SET));
+  cJSON_Delete(ack);
+  assert_int_equal(gs_engine_durable(t->e), gs_engine_commits(t->e));
+  assert_int_equal(gs_engine_wait_durable(t->e, gs_engine_commits(t->e)), GS_OK);
+  th_close(t);
+}
+
 static void test_newer_db_refused(void **state) {
   th *t = th_open();
   char path[128];
@@ -449,7 +487,7 @@ int main(void) {
       cmocka_unit_test(test_watermark),          cmocka_unit_test(test_forbidden_existing_grid),
       cmocka_unit_test(test_pull_pages),         cmocka_unit_test(test_group_commit),
       cmocka_unit_test(test_newer_db_refused),   cmocka_unit_test(test_oom_paths),
-      cmocka_unit_test(test_fast_create_same_bytes),
+      cmocka_unit_test(test_fast_create_same_bytes), cmocka_unit_test(test_wal_sync_thread),
   };
   return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

@@ -12,7 +12,9 @@
 
 static int64_t test_clock(void *ctx) { return ((th *)ctx)->now; }
 
-th *th_open(void) {
+th *th_open(void) { return th_open_sync(0, 0); }
+
+th *th_open_sync(int synchronous, int wal_sync_thread) {
   th *t = calloc(1, sizeof *t);
   assert_non_null(t);
   snprintf(t->dir, sizeof t->dir, "/tmp/gs-unit.XXXXXX");
@@ -23,7 +25,8 @@ th *th_open(void) {
   gs_engine_config c;
   gs_engine_config_defaults(&c);
   c.db_path = t->db;
-  c.synchronous = 0;
+  c.synchronous = synchronous;
+  c.wal_sync_thread = wal_sync_thread;
   c.clock = test_clock;
   c.clock_ctx = t;
   char err[256];

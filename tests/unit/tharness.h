@@ -24,6 +24,8 @@ typedef struct th {
 /* Opens a fresh store with org c1>d1>s1>cm1>{g1,g2} and devices dev-a (g1,g2),
  * dev-b (g1,g2), dev-c (g1 only). synchronous OFF (tests, not durability). */
 th *th_open(void);
+/* th_open with a store at this PRAGMA synchronous, and the WAL sync thread */
+th *th_open_sync(int synchronous, int wal_sync_thread);
 void th_close(th *t);
 /* Applies a batch from device; returns the parsed ack (caller cJSON_Delete). */
 cJSON *th_apply(th *t, const char *device, const char *json);
