@@ -15,6 +15,12 @@
  *     --timeout S    give up after S seconds (120)
  *     --ids 7|4      change and new entity ids: UUIDv7 like the reference
  *                    device (7), or random v4 (bench_gen.h)
+ *     --clock burst|live
+ *                    the devices' clocks (hlc, and the time in v7 ids):
+ *                    burst (default) stand at the start, as for work made
+ *                    offline and pushed at once; live (with --rate) move to
+ *                    each batch's planned send time, as for phones that
+ *                    sync as they go
  *     --sessions-only --hold S --ready FILE
  *                    connect every device, write FILE when all are connected,
  *                    keep the sessions S seconds, publish nothing
@@ -196,9 +202,15 @@ int main(int argc, char **argv) {
   double rate = atof(opt(argc, argv, "--rate", "0"));
   g_changes_per_batch = atoi(opt(argc, argv, "--changes", "100"));
   bench_id_version = atoi(opt(argc, argv, "--ids", "7"));
+  const char *clock = opt(argc, argv, "--clock", "burst");
+  int live = strcmp(clock, "live") == 0;
+  if (!live && strcmp(clock, "burst") != 0) {
+    fprintf(stderr, "gs-bench-mqtt: --clock must be burst or live, not '%s'\n", clock);
+    return 2;
+  }
   if (!pki || !devfile || port <= 0 || nbatches < 1 || window < 1 || (bench_id_version != 4 && bench_id_version != 7)) {
     fprintf(stderr, "usage: gs-bench-mqtt --host H --port P --pki DIR --devices FILE [--batches R] [--changes N] "
-                    "[--window W] [--rate C] [--ids 7|4] [--sessions-only --hold S --ready FILE]\n");
+                    "[--window W] [--rate C] [--ids 7|4] [--clock burst|live] [--sessions-only --hold S --ready FILE]\n");
     return 2;
   }
   FILE *f = fopen(devfile, "r");
@@ -237,6 +249,13 @@ int main(int argc, char **argv) {
       c->sent_ns = gs_calloc((size_t)nbatches, sizeof *c->sent_ns);
       for (int b = 0; b < nbatches; b++) {
         gs_buf buf = GS_BUF_INIT;
+        if (live && rate > 0) { /* sends go round-robin: batch b of device i is about send b*n+i */
+          int64_t at = now_ms + 1000 + (int64_t)(((double)b * n + i) * g_changes_per_batch * 1000.0 / rate);
+          if (at > c->dev.hlc_ms) {
+            c->dev.hlc_ms = at;
+            c->dev.hlc_c = 0;
+          }
+        }
         bench_gen_batch(&c->dev, g_changes_per_batch, &buf);
         c->len[b] = buf.len;
         payload_bytes += buf.len;
@@ -314,11 +333,11 @@ int main(int argc, char **argv) {
   double secs = (double)(g_last_ack - t0) / 1e9;
   double p50 = bench_quantile(g_lat, g_nlat, 0.5), p95 = bench_quantile(g_lat, g_nlat, 0.95),
          p99 = bench_quantile(g_lat, g_nlat, 0.99), mx = bench_quantile(g_lat, g_nlat, 1.0);
-  printf("{\"mode\":\"load\",\"ids\":%d,\"devices\":%d,\"connected\":%d,\"batches\":%ld,\"acks\":%ld,\"changes\":%ld,"
+  printf("{\"mode\":\"load\",\"ids\":%d,\"clock\":\"%s\",\"devices\":%d,\"connected\":%d,\"batches\":%ld,\"acks\":%ld,\"changes\":%ld,"
          "\"changes_acked\":%ld,\"rejected\":%ld,\"duplicates\":%ld,\"errors\":%ld,\"seconds\":%.3f,"
          "\"changes_per_s\":%.0f,\"target_rate\":%.0f,\"window\":%d,\"changes_per_batch\":%d,\"avg_change_bytes\":%.0f,"
          "\"lat_ms_p50\":%.2f,\"lat_ms_p95\":%.2f,\"lat_ms_p99\":%.2f,\"lat_ms_max\":%.2f,\"connect_s\":%.2f}\n",
-         bench_id_version, n, up, (long)n * nbatches, g_acks, total_changes, g_acked_changes, g_rejected, g_duplicates, g_errors, secs,
+         bench_id_version, live && rate > 0 ? "live" : "burst", n, up, (long)n * nbatches, g_acks, total_changes, g_acked_changes, g_rejected, g_duplicates, g_errors, secs,
          secs > 0 ? (double)g_acked_changes / secs : 0, rate, window, g_changes_per_batch,
          total_changes ? (double)payload_bytes / (double)total_changes : 0, p50, p95, p99, mx, connect_s);
   free_all(cs, n, pf);
