@@ -30,12 +30,6 @@ static volatile sig_atomic_t g_stop;
 static long g_batches, g_changes, g_bad;
 static int g_subscribed;
 
-static const char *opt(int argc, char **argv, const char *name, const char *def) {
-  for (int i = 1; i < argc - 1; i++)
-    if (strcmp(argv[i], name) == 0) return argv[i + 1];
-  return def;
-}
-
 static void on_signal(int sig) {
   (void)sig;
   g_stop = 1;
@@ -89,10 +83,10 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 }
 
 int main(int argc, char **argv) {
-  const char *host = opt(argc, argv, "--host", "127.0.0.1"), *ca = opt(argc, argv, "--cafile", NULL),
-             *crt = opt(argc, argv, "--certfile", NULL), *key = opt(argc, argv, "--keyfile", NULL),
-             *id = opt(argc, argv, "--client-id", "gs-collector"), *ready = opt(argc, argv, "--ready", NULL);
-  int port = atoi(opt(argc, argv, "--port", "0")), seconds = atoi(opt(argc, argv, "--seconds", "600"));
+  const char *host = bench_opt(argc, argv, "--host", "127.0.0.1"), *ca = bench_opt(argc, argv, "--cafile", NULL),
+             *crt = bench_opt(argc, argv, "--certfile", NULL), *key = bench_opt(argc, argv, "--keyfile", NULL),
+             *id = bench_opt(argc, argv, "--client-id", "gs-collector"), *ready = bench_opt(argc, argv, "--ready", NULL);
+  int port = atoi(bench_opt(argc, argv, "--port", "0")), seconds = atoi(bench_opt(argc, argv, "--seconds", "600"));
   if (!ca || !crt || !key || port <= 0 || seconds <= 0) {
     fprintf(stderr, "usage: gs-bench-echo --host H --port P --cafile F --certfile F --keyfile F "
                     "[--client-id ID] [--seconds S] [--ready FILE]\n");

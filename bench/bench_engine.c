@@ -43,12 +43,6 @@ typedef struct opts {
   int pull_hh, pull_reports;
 } opts;
 
-static const char *opt(int argc, char **argv, const char *name, const char *def) {
-  for (int i = 1; i < argc - 1; i++)
-    if (strcmp(argv[i], name) == 0) return argv[i + 1];
-  return def;
-}
-
 static void die(const char *what) {
   fprintf(stderr, "gs-bench-engine: %s\n", what);
   exit(1);
@@ -551,20 +545,20 @@ static int mode_pull(const opts *o) {
 int main(int argc, char **argv) {
   opts o;
   memset(&o, 0, sizeof o);
-  o.mode = opt(argc, argv, "--mode", "apply");
-  o.db = opt(argc, argv, "--db", NULL);
-  o.grids = atoi(opt(argc, argv, "--grids", "100"));
-  o.devices = atoi(opt(argc, argv, "--devices", "50"));
-  o.batches = atoi(opt(argc, argv, "--batches", "10"));
-  o.changes = atoi(opt(argc, argv, "--changes", "100"));
-  o.group = atoi(opt(argc, argv, "--group", "16"));
-  o.sync = atoi(opt(argc, argv, "--sync", "2"));
-  o.repeat = atoi(opt(argc, argv, "--repeat", "5"));
-  bench_id_version = atoi(opt(argc, argv, "--ids", "7"));
-  o.prefill_hh = atol(opt(argc, argv, "--prefill-households", "0"));
-  o.prefill_visits = atol(opt(argc, argv, "--prefill-visits", "0"));
-  o.pull_hh = atoi(opt(argc, argv, "--pull-households", "500"));
-  o.pull_reports = atoi(opt(argc, argv, "--pull-reports", "40"));
+  o.mode = bench_opt(argc, argv, "--mode", "apply");
+  o.db = bench_opt(argc, argv, "--db", NULL);
+  o.grids = atoi(bench_opt(argc, argv, "--grids", "100"));
+  o.devices = atoi(bench_opt(argc, argv, "--devices", "50"));
+  o.batches = atoi(bench_opt(argc, argv, "--batches", "10"));
+  o.changes = atoi(bench_opt(argc, argv, "--changes", "100"));
+  o.group = atoi(bench_opt(argc, argv, "--group", "16"));
+  o.sync = atoi(bench_opt(argc, argv, "--sync", "2"));
+  o.repeat = atoi(bench_opt(argc, argv, "--repeat", "5"));
+  bench_id_version = atoi(bench_opt(argc, argv, "--ids", "7"));
+  o.prefill_hh = atol(bench_opt(argc, argv, "--prefill-households", "0"));
+  o.prefill_visits = atol(bench_opt(argc, argv, "--prefill-visits", "0"));
+  o.pull_hh = atoi(bench_opt(argc, argv, "--pull-households", "500"));
+  o.pull_reports = atoi(bench_opt(argc, argv, "--pull-reports", "40"));
   if (!o.db || o.grids < 1 || o.devices < 1 || o.batches < 1 || o.changes < 1 || o.group < 1 || o.repeat < 1 ||
       (bench_id_version != 4 && bench_id_version != 7))
     die("usage: gs-bench-engine --mode ceiling|apply|pull --db FILE [--grids G] [--devices D] [--batches R] "
@@ -579,8 +573,8 @@ int main(int argc, char **argv) {
   if (strcmp(o.mode, "gen") == 0) { /* prints one batch (debugging the generator) */
     bench_dev d;
     gs_buf b = GS_BUF_INIT;
-    int nth = atoi(opt(argc, argv, "--batch-no", "1"));
-    bench_dev_init(&d, opt(argc, argv, "--device", "bench-00001"), opt(argc, argv, "--grid", "g-000001"), 7,
+    int nth = atoi(bench_opt(argc, argv, "--batch-no", "1"));
+    bench_dev_init(&d, bench_opt(argc, argv, "--device", "bench-00001"), bench_opt(argc, argv, "--grid", "g-000001"), 7,
                    gs_now_ms() - 60000);
     for (int i = 0; i < (nth > 0 ? nth : 1); i++) {
       gs_buf_reset(&b);

@@ -227,3 +227,9 @@ long bench_rss_kb(const char *field) {
   if (f) fclose(f);
   return v;
 }
+
+const char *bench_opt(int argc, char **argv, const char *name, const char *def) {
+  for (int i = 1; i < argc - 1; i++)
+    if (strcmp(argv[i], name) == 0) return argv[i + 1];
+  return def;
+}

@@ -53,6 +53,9 @@ void bench_grid_id(int i, char out[16]);
 /* Registers device id for grid (direct SQL, same rows as gs-admin device add). */
 int bench_device_add(sqlite3 *db, const char *id, const char *grid);
 
+/* The value after the first argv[i] equal to name, or def. */
+const char *bench_opt(int argc, char **argv, const char *name, const char *def);
+
 /* Monotonic clock in nanoseconds. */
 int64_t bench_ns(void);
 /* Sorts v and returns the q-quantile (0..1). */

@@ -56,11 +56,6 @@ static double *g_lat;
 static size_t g_nlat;
 static int64_t g_last_ack;
 
-static const char *opt(int argc, char **argv, const char *name, const char *def) {
-  for (int i = 1; i < argc - 1; i++)
-    if (strcmp(argv[i], name) == 0) return argv[i + 1];
-  return def;
-}
 static int flag(int argc, char **argv, const char *name) {
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], name) == 0) return 1;
@@ -194,15 +189,15 @@ static void free_all(client *cs, int n, struct pollfd *pf) {
 }
 
 int main(int argc, char **argv) {
-  const char *host = opt(argc, argv, "--host", "127.0.0.1"), *pki = opt(argc, argv, "--pki", NULL),
-             *devfile = opt(argc, argv, "--devices", NULL), *ready = opt(argc, argv, "--ready", NULL);
-  int port = atoi(opt(argc, argv, "--port", "0")), nbatches = atoi(opt(argc, argv, "--batches", "10")),
-      window = atoi(opt(argc, argv, "--window", "2")), timeout = atoi(opt(argc, argv, "--timeout", "120")),
-      hold = atoi(opt(argc, argv, "--hold", "10")), sessions_only = flag(argc, argv, "--sessions-only");
-  double rate = atof(opt(argc, argv, "--rate", "0"));
-  g_changes_per_batch = atoi(opt(argc, argv, "--changes", "100"));
-  bench_id_version = atoi(opt(argc, argv, "--ids", "7"));
-  const char *clock = opt(argc, argv, "--clock", "burst");
+  const char *host = bench_opt(argc, argv, "--host", "127.0.0.1"), *pki = bench_opt(argc, argv, "--pki", NULL),
+             *devfile = bench_opt(argc, argv, "--devices", NULL), *ready = bench_opt(argc, argv, "--ready", NULL);
+  int port = atoi(bench_opt(argc, argv, "--port", "0")), nbatches = atoi(bench_opt(argc, argv, "--batches", "10")),
+      window = atoi(bench_opt(argc, argv, "--window", "2")), timeout = atoi(bench_opt(argc, argv, "--timeout", "120")),
+      hold = atoi(bench_opt(argc, argv, "--hold", "10")), sessions_only = flag(argc, argv, "--sessions-only");
+  double rate = atof(bench_opt(argc, argv, "--rate", "0"));
+  g_changes_per_batch = atoi(bench_opt(argc, argv, "--changes", "100"));
+  bench_id_version = atoi(bench_opt(argc, argv, "--ids", "7"));
+  const char *clock = bench_opt(argc, argv, "--clock", "burst");
   int live = strcmp(clock, "live") == 0;
   if (!live && strcmp(clock, "burst") != 0) {
     fprintf(stderr, "gs-bench-mqtt: --clock must be burst or live, not '%s'\n", clock);

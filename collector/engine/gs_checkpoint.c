@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -14,6 +13,7 @@
 #include "gs_error.h"
 #include "gs_log.h"
 #include "gs_mem.h"
+#include "gs_util.h"
 
 /* WAL frames (pages) past which the writer finishes a catch-up
  * checkpoint: 4000 x 4 KiB = 16 MiB. Below 4096 frames the WAL index is one
@@ -116,16 +116,7 @@ int gs_checkpointer_start(gs_checkpointer **out, const char *path, int interval_
   pthread_mutex_init(&c->mu, NULL);
   atomic_init(&c->want_final, 0);
   pthread_cond_init(&c->cv, NULL);
-  /* The thread must never take a process-directed signal: the daemon reads
-   * SIGTERM/SIGHUP from a signalfd, which sees only signals every thread
-   * blocks, and one thread with an empty mask would take them (and die of
-   * SIGHUP's default action). It inherits the mask in effect at create. */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int prc = pthread_create(&c->thread, NULL, run, c);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (prc != 0) {
+  if (gs_thread_start(&c->thread, run, c) != 0) {
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     sqlite3_close(c->db);

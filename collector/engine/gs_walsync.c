@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -12,6 +11,7 @@
 #include "gs_error.h"
 #include "gs_log.h"
 #include "gs_mem.h"
+#include "gs_util.h"
 
 struct gs_walsync {
   int wal_fd, event_fd;
@@ -49,6 +49,16 @@ static void *run(void *arg) {
   return NULL;
 }
 
+/* Everything gs_walsync_start made, the thread aside. */
+static void destroy(gs_walsync *w) {
+  pthread_cond_destroy(&w->done);
+  pthread_cond_destroy(&w->work);
+  pthread_mutex_destroy(&w->mu);
+  close(w->event_fd);
+  close(w->wal_fd);
+  gs_free(w);
+}
+
 int gs_walsync_start(gs_walsync **out, const char *db_path) {
   char wal[4200];
   if (snprintf(wal, sizeof wal, "%s-wal", db_path) >= (int)sizeof wal) return GS_EINVAL;
@@ -69,19 +79,8 @@ int gs_walsync_start(gs_walsync **out, const char *db_path) {
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->work, NULL);
   pthread_cond_init(&w->done, NULL);
-  /* like the checkpointer: no process-directed signal may land here */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int prc = pthread_create(&w->thread, NULL, run, w);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (prc != 0) {
-    pthread_cond_destroy(&w->done);
-    pthread_cond_destroy(&w->work);
-    pthread_mutex_destroy(&w->mu);
-    close(w->event_fd);
-    close(w->wal_fd);
-    gs_free(w);
+  if (gs_thread_start(&w->thread, run, w) != 0) {
+    destroy(w);
     return GS_EINTERNAL;
   }
   *out = w;
@@ -132,10 +131,5 @@ void gs_walsync_stop(gs_walsync *w) {
   pthread_cond_signal(&w->work);
   pthread_mutex_unlock(&w->mu);
   pthread_join(w->thread, NULL);
-  pthread_cond_destroy(&w->done);
-  pthread_cond_destroy(&w->work);
-  pthread_mutex_destroy(&w->mu);
-  close(w->event_fd);
-  close(w->wal_fd);
-  gs_free(w);
+  destroy(w);
 }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,16 @@ int gs_read_file(const char *path, size_t max, char **out, size_t *len) {
 out:
   gs_free(buf);
   fclose(f);
+  return rc;
+}
+
+int gs_thread_start(pthread_t *t, void *(*fn)(void *), void *arg) {
+  /* the new thread inherits the mask in effect at create */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = pthread_create(t, NULL, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   return rc;
 }
 

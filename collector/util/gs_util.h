@@ -3,6 +3,7 @@
 #define GS_UTIL_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 /* Org unit id: [A-Za-z0-9_-]{1,64}. Returns 1 when valid. */
@@ -28,6 +29,13 @@ int64_t gs_mono_ms(void);
 
 /* Reads a whole file into a gs_malloc'd NUL-terminated buffer. Caller frees. */
 int gs_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* pthread_create for a thread that must never take a process-directed
+ * signal: the daemon reads SIGTERM/SIGHUP from a signalfd, which sees only
+ * signals every thread blocks, and one thread with an empty mask would take
+ * them (and die of SIGHUP's default action). The thread starts with every
+ * signal blocked. Returns pthread_create's result. */
+int gs_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Fills buf (>= 37 bytes) with a random RFC 9562 v4 UUID. */
 void gs_uuid4(char buf[37]);
