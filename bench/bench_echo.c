@@ -50,7 +50,7 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const i
   g_subscribed = n >= 1 && q[0] <= 2;
 }
 
-/* The ack of DESIGN.md section 4 for a batch taken whole. */
+/* The ack of docs/PROTOCOL.md, "Sync over MQTT" for a batch taken whole. */
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *mm) {
   (void)obj;
   static const char pre[] = "gs/v1/dev/";

@@ -1,7 +1,7 @@
 /* bench_gen.h - synthetic workload for the benchmarks (bench/run).
  *
  * Deterministic (seeded xorshift) generator of change batches in the sync
- * protocol v1 format (DESIGN.md section 4) with realistic shapes: household
+ * protocol v1 format (docs/PROTOCOL.md, "Sync over MQTT") with realistic shapes: household
  * creates and edits (with base), visits (the bulk of a year's data) and
  * reports; each change is 300-600 bytes of JSON with Chinese text. Also the
  * org-tree/device setup by direct SQL and small timing helpers shared by the

@@ -1,4 +1,4 @@
-/* rules.c - who may touch which topic (see rules.h, DESIGN.md section 4). */
+/* rules.c - who may touch which topic (see rules.h and docs/PROTOCOL.md, "Sync over MQTT"). */
 #include "rules.h"
 
 #include <stdio.h>

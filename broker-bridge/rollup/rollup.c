@@ -378,7 +378,7 @@ static int put_json(gs_buf *b, const cJSON *it) {
 }
 
 /* The members every status document has, in the collector's order
- * (DESIGN.md section 6), so a unit with no input yet still shows zeros. */
+ * (docs/PROTOCOL.md, "Status"), so a unit with no input yet still shows zeros. */
 static cJSON *template_counts(void) {
   static const char *const top[] = {"households", "visited_period", "visits_today", "reports_open"};
   static const char *const urg[] = {"low", "normal", "high", "critical"};

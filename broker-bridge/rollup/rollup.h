@@ -1,6 +1,6 @@
 /* rollup.h - the city rollup's state: the org tree, the last status document
  * of every input unit (a district root carried up by a broker bridge), and
- * the documents of the units above them (DESIGN.md section 6: a parent is the
+ * the documents of the units above them (docs/PROTOCOL.md, "Status": a parent is the
  * sum of its children). No network here: gs-rollup's MQTT adapter feeds
  * messages in and publishes what gs_rollup_doc renders, so the unit tests
  * drive this module directly.

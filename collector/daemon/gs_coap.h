@@ -1,4 +1,4 @@
-/* gs_coap.h - the CoAP transport of gs-collector (DESIGN.md section 5,
+/* gs_coap.h - the CoAP transport of gs-collector (docs/PROTOCOL.md, "Sync over CoAP",
  * docs/COAP.md).
  *
  * A coaps:// (DTLS 1.2, PKI) listener on libcoap 4.3 (openssl flavour) that

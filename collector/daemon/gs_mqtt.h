@@ -1,4 +1,4 @@
-/* gs_mqtt.h - the MQTT transport adapter of gs-collector (DESIGN.md section 4).
+/* gs_mqtt.h - the MQTT transport adapter of gs-collector (docs/PROTOCOL.md, "Sync over MQTT").
  *
  * Owns one libmosquitto client (mutual TLS, persistent session, QoS 1) in the
  * collector's event loop. Subscribes gs/v1/dev/+/up and gs/v1/dev/+/pull;

@@ -1,4 +1,4 @@
-/* gs_statuspub.h - publishes status documents (DESIGN.md section 6).
+/* gs_statuspub.h - publishes status documents (docs/PROTOCOL.md, "Status").
  *
  * Retained QoS 1 on gs/v1/status/{org} for every org unit whose numbers
  * changed, at most once per publish interval (1 s by default) per unit; all

@@ -1,4 +1,4 @@
-/* gs_engine.c - applies change batches and answers pulls (DESIGN.md 3-4).
+/* gs_engine.c - applies change batches and answers pulls (docs/PROTOCOL.md, "Data model" and "Sync over MQTT").
  *
  * Per change: idempotency by id (digest of the canonical change), validation
  * against the schema, authorisation by grid, clock-skew clamping, per-field

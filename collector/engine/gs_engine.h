@@ -1,4 +1,4 @@
-/* gs_engine.h - the transport-agnostic sync engine (DESIGN.md sections 3-4).
+/* gs_engine.h - the transport-agnostic sync engine (docs/PROTOCOL.md, "Data model" and "Sync over MQTT").
  *
  * Turns change batches from devices into one consistent, durable SQLite state
  * and answers pulls. It knows neither MQTT nor CoAP: transports hand it the

@@ -1,4 +1,4 @@
-/* gs_hlc.h - hybrid logical clock and field versions (DESIGN.md section 3).
+/* gs_hlc.h - hybrid logical clock and field versions (docs/PROTOCOL.md, "Data model").
  *
  * A version is (hlc, device): compare ms, then counter, then device id bytewise.
  * "No version" (a field the device never had) is below every version.

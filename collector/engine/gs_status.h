@@ -1,4 +1,4 @@
-/* gs_status.h - status aggregates of every org unit (DESIGN.md section 6).
+/* gs_status.h - status aggregates of every org unit (docs/PROTOCOL.md, "Status").
  *
  * Counts only, so a parent is the sum of its children. Maintained
  * incrementally through the engine's hooks inside each batch transaction:

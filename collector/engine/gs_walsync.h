@@ -9,7 +9,7 @@
  * stays consistent), and this thread fdatasyncs the WAL file after commits.
  * A transport publishes an ack only once the commit that holds its batch is
  * durable (gs_walsync_durable() >= the commit's number), so the contract
- * "an ack is sent after its batch is durably recorded" (DESIGN.md section 4)
+ * "an ack is sent after its batch is durably recorded" (docs/PROTOCOL.md, "Sync over MQTT")
  * holds as with FULL, while the writer applies the next group during the
  * fsync, and one fsync covers every commit made before it started.
  *

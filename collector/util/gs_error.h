@@ -2,7 +2,7 @@
  *
  * 0 is success; every error is positive. Names and messages come from one
  * X-macro table so that gs_strerror() and gs_errname() can never drift from
- * the enum. The wire error codes of the sync protocol (DESIGN.md section 4,
+ * the enum. The wire error codes of the sync protocol (docs/PROTOCOL.md, "Sync over MQTT";
  * docs/PROTOCOL.md) are the lower-case names of the GS_E* protocol entries:
  * gs_errname(GS_EFORBIDDEN_GRID) == "forbidden_grid".
  *

@@ -1,4 +1,4 @@
--- Aggregates for status (DESIGN.md section 6), maintained incrementally in the
+-- Aggregates for status (docs/PROTOCOL.md, "Status"), maintained incrementally in the
 -- same transaction as each batch; parents hold the sum of their children.
 CREATE TABLE org_stat (
   org             TEXT PRIMARY KEY,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Status documents (DESIGN.md section 6) for a small made-up org tree, as gs-collector publishes them.
+"""Status documents (docs/PROTOCOL.md, "Status") for a small made-up org tree, as gs-collector publishes them.
 
 Only for dashboard_test.sh's extra modes (GS_BROWSER_STACK=fake|own); the default runs
 the real collector.

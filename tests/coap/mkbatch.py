@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""mkbatch.py - writes a change batch (DESIGN.md section 4) of visits to stdout.
+"""mkbatch.py - writes a change batch (docs/PROTOCOL.md, "Sync over MQTT") of visits to stdout.
 
   mkbatch.py --batch B --prefix P --n N --seq S --grid G --household H [--pad BYTES]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Clock faults (DESIGN.md 3): a phone whose clock is hours ahead gets its hlc
+# Clock faults (docs/PROTOCOL.md, "Data model"): a phone whose clock is hours ahead gets its hlc
 # clamped to the server's and logged in skew_log, and cannot win every later
 # edit: a later edit from a phone with a correct clock wins. A phone whose
 # clock is hours behind is accepted (not clamped, not rejected) and simply

@@ -1,4 +1,4 @@
-/* Property test of convergence (DESIGN.md 7.2).
+/* Property test of convergence (docs/PROTOCOL.md, "Guarantees" 2).
  *
  * Several simulated devices make random offline edits to shared households,
  * sometimes "syncing" (seeing the others' earlier edits, which sets their
@@ -7,7 +7,7 @@
  * Every run must end in byte-identical entity state (fields + versions) and
  * the same conflict set, both equal to a small reference model written here
  * independently of the engine: per field the value of the greatest version,
- * and the conflict pairs by the rule of DESIGN.md section 3.
+ * and the conflict pairs by the rule of docs/PROTOCOL.md, "Data model".
  *
  * GS_CONV_SETS (default 200) change sets x GS_CONV_ORDERS (default 5) orders:
  * 1,000 trials by default.

@@ -3,7 +3,7 @@
  * Connects with MQTT over WebSocket to the host that served the page (mosquitto's
  * websockets listener with http_dir), as a read-only account, subscribes to
  * gs/v1/status/# and builds the org tree from each document's org/parent/level/name
- * (DESIGN.md section 6). Everything shown is computed from those documents; the
+ * (docs/PROTOCOL.md, "Status"). Everything shown is computed from those documents; the
  * only derived number is the coverage ratio visited_period / households.
  *
  * No framework, no build step: plain ES2017 on top of vendor/mqtt.min.js (global

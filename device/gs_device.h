@@ -1,6 +1,6 @@
 /* gs_device.h - the reference device: local store, outbox, HLC and sync.
  *
- * This is the client side of the sync protocol (DESIGN.md sections 3 and 4,
+ * This is the client side of the sync protocol (docs/PROTOCOL.md, "Data model" and "Sync over MQTT",
  * docs/DEVICE.md). A device lives in a home directory holding:
  *   device.conf   INI: [device] id=  [mqtt] host= port=  [coap] host= port=
  *   ca.crt, device.crt, device.key   its TLS identity (copied in by init)

@@ -95,18 +95,16 @@ int dev__outbox_reject_range(gs_dev *dev, int64_t first, int64_t last, const cha
 
 /* ---- dev_core.c -------------------------------------------------------- */
 
-/* Undoes a rejected change (its JSON body) in the local copy: every field it
- * wrote whose local version is still the change's own is dropped (value and
- * version), and an entity left without fields is removed, so that the next
- * pull brings back the server's value. *reverted = number of fields dropped. */
-int dev__revert(gs_dev *dev, const char *body, int *reverted);
-
-/* ---- dev_sync.c -------------------------------------------------------- */
-
 /* Sets dev->err (printf-style) and returns err. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
 int dev__fail(gs_dev *dev, int err, const char *fmt, ...);
+
+/* Undoes a rejected change (its JSON body) in the local copy: every field it
+ * wrote whose local version is still the change's own is dropped (value and
+ * version), and an entity left without fields is removed, so that the next
+ * pull brings back the server's value. *reverted = number of fields dropped. */
+int dev__revert(gs_dev *dev, const char *body, int *reverted);
 
 #endif

@@ -1,6 +1,6 @@
 /* dev_hlc.c - hybrid logical clock [ms, counter] and field versions.
  *
- * DESIGN.md section 3: a version is (hlc, device id), compared by ms, then
+ * docs/PROTOCOL.md, "Data model": a version is (hlc, device id), compared by ms, then
  * counter, then device id bytewise. The clock only moves forward, so a device
  * whose wall clock steps back still produces increasing versions.
  */

@@ -1,7 +1,7 @@
 /* dev_sync.c - the sync engine: push the outbox, then pull pages.
  *
- * Knows the protocol documents (DESIGN.md section 4) but not the transport:
- * it talks to a gs_dev_transport (dev_mqtt.c, later dev_coap.c).
+ * Knows the protocol documents (docs/PROTOCOL.md, "Sync over MQTT") but not the transport:
+ * it talks to a gs_dev_transport (dev_mqtt.c or dev_coap.c).
  *
  * Push. The batch being sent is recorded in meta before the first send
  * (inflight_batch, inflight_first, inflight_last). A resend after a timeout,
