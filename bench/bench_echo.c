@@ -85,7 +85,8 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 int main(int argc, char **argv) {
   const char *host = bench_opt(argc, argv, "--host", "127.0.0.1"), *ca = bench_opt(argc, argv, "--cafile", NULL),
              *crt = bench_opt(argc, argv, "--certfile", NULL), *key = bench_opt(argc, argv, "--keyfile", NULL),
-             *id = bench_opt(argc, argv, "--client-id", "gs-collector"), *ready = bench_opt(argc, argv, "--ready", NULL);
+             *id = bench_opt(argc, argv, "--client-id", "gs-collector"),
+             *ready = bench_opt(argc, argv, "--ready", NULL);
   int port = atoi(bench_opt(argc, argv, "--port", "0")), seconds = atoi(bench_opt(argc, argv, "--seconds", "600"));
   if (!ca || !crt || !key || port <= 0 || seconds <= 0) {
     fprintf(stderr, "usage: gs-bench-echo --host H --port P --cafile F --certfile F --keyfile F "

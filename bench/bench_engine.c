@@ -168,7 +168,8 @@ typedef struct raw_ins {
 static void raw_prepare(sqlite3 *db, raw_ins *ri) {
   memset(ri, 0, sizeof *ri);
   ri->rng = 12345;
-  if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO entity(type,id,grid,rev,fields,ver,hist) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+  if (sqlite3_prepare_v2(db,
+                         "INSERT OR REPLACE INTO entity(type,id,grid,rev,fields,ver,hist) VALUES(?1,?2,?3,?4,?5,?6,?7)",
                          -1, &ri->ent, NULL) ||
       sqlite3_prepare_v2(db,
                          "INSERT INTO change(id,device,seq,type,entity,hlc_ms,hlc_c,clamped,digest,status,detail,"
@@ -381,11 +382,12 @@ static int mode_apply(const opts *o) {
   sqlite3_prepare_v2(gs_engine_db(e), "SELECT count(*) FROM entity", -1, &q, NULL);
   if (sqlite3_step(q) == SQLITE_ROW) entities = (long)sqlite3_column_int64(q, 0);
   sqlite3_finalize(q);
-  printf("{\"mode\":\"apply\",\"ids\":%d,\"changes\":%ld,\"applied\":%ld,\"batches_with_rejections\":%ld,\"seconds\":%.3f,"
-         "\"changes_per_s\":%.0f,\"group\":%d,\"changes_per_batch\":%d,\"group_ms_p50\":%.3f,\"group_ms_p95\":%.3f,"
-         "\"batch_ms_p50\":%.3f,\"sync\":%d,\"prefill_s\":%.1f,\"entities_after\":%ld,\"db_bytes\":%ld}\n",
-         bench_id_version, w.changes, applied, other, secs, (double)w.changes / secs, o->group, o->changes, med, p95,
-         med / o->group, o->sync, pre_s, entities, file_size(o->db));
+  printf(
+      "{\"mode\":\"apply\",\"ids\":%d,\"changes\":%ld,\"applied\":%ld,\"batches_with_rejections\":%ld,\"seconds\":%.3f,"
+      "\"changes_per_s\":%.0f,\"group\":%d,\"changes_per_batch\":%d,\"group_ms_p50\":%.3f,\"group_ms_p95\":%.3f,"
+      "\"batch_ms_p50\":%.3f,\"sync\":%d,\"prefill_s\":%.1f,\"entities_after\":%ld,\"db_bytes\":%ld}\n",
+      bench_id_version, w.changes, applied, other, secs, (double)w.changes / secs, o->group, o->changes, med, p95,
+      med / o->group, o->sync, pre_s, entities, file_size(o->db));
   for (int k = 0; k < o->group; k++) gs_buf_free(&acks[k]);
   gs_free(acks);
   gs_free(gms);

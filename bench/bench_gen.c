@@ -55,8 +55,9 @@ static const char *const summaries[] = {
     "跟进上次反映的楼道照明问题，物业已安排维修，居民表示满意，登记新的联系电话。",
     "走访发现家中老人行动不便，已协调社区志愿者每周两次上门帮助采购生活用品。",
 };
-static const char *const tagsets[] = {"[]", "[\"elderly_alone\"]", "[\"low_income\"]", "[\"rental\"]",
-                                      "[\"disabled\",\"low_income\"]", "[]", "[]", "[\"party_member\"]"};
+static const char *const tagsets[] = {
+    "[]", "[\"elderly_alone\"]", "[\"low_income\"]", "[\"rental\"]", "[\"disabled\",\"low_income\"]", "[]",
+    "[]", "[\"party_member\"]"};
 
 #define PICK(arr, r) arr[(r) % (sizeof arr / sizeof arr[0])]
 
@@ -111,8 +112,8 @@ int bench_gen_batch(bench_dev *d, int n, gs_buf *b) {
                     "\"base\":{\"members\":[%lld,%lld,\"%s\"],\"note\":[%lld,%lld,\"%s\"]},"
                     "\"set\":{\"members\":%d,\"note\":\"%s%s\"}}",
                     cid, (long long)++d->seq, d->hh[h], (long long)d->hlc_ms, d->hlc_c, (long long)d->hh_ver[h][0],
-                    (long long)d->hh_ver[h][1], d->id, (long long)d->hh_ver[h][0], (long long)d->hh_ver[h][1],
-                    d->id, (int)((r >> 40) % 6) + 1, PICK(notes, r >> 48), PICK(summaries, r >> 52));
+                    (long long)d->hh_ver[h][1], d->id, (long long)d->hh_ver[h][0], (long long)d->hh_ver[h][1], d->id,
+                    (int)((r >> 40) % 6) + 1, PICK(notes, r >> 48), PICK(summaries, r >> 52));
       d->hh_ver[h][0] = d->hlc_ms;
       d->hh_ver[h][1] = d->hlc_c;
     } else if (kind < 92) { /* a visit */
@@ -124,8 +125,9 @@ int bench_gen_batch(bench_dev *d, int n, gs_buf *b) {
                     "\"kind\":\"routine\",\"summary\":\"%s\",\"needs\":[\"elderly_care\"],"
                     "\"gps\":[39.9%05d,116.3%05d],\"duration\":%d}}",
                     cid, (long long)++d->seq, eid, (long long)d->hlc_ms, d->hlc_c, d->grid, d->hh[h],
-                    PICK(surnames, r >> 32), PICK(given, r >> 36), (long long)d->hlc_ms - (long long)(r >> 40) % 3600000,
-                    PICK(summaries, r >> 48), (int)((r >> 12) % 100000), (int)((r >> 28) % 100000), (int)((r >> 44) % 60) + 5);
+                    PICK(surnames, r >> 32), PICK(given, r >> 36),
+                    (long long)d->hlc_ms - (long long)(r >> 40) % 3600000, PICK(summaries, r >> 48),
+                    (int)((r >> 12) % 100000), (int)((r >> 28) % 100000), (int)((r >> 44) % 60) + 5);
     } else { /* a report */
       bench_uuid(&d->rng, d->hlc_ms, eid);
       static const char *const urg[] = {"low", "normal", "normal", "high", "critical"};
@@ -159,7 +161,8 @@ static int org_row(sqlite3_stmt *st, const char *id, const char *parent, const c
 int bench_org_tree(sqlite3 *db, int ngrids) {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-  if (!rc) rc = sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO org(id,parent,level,name) VALUES(?1,?2,?3,?4)", -1, &st, NULL);
+  if (!rc)
+    rc = sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO org(id,parent,level,name) VALUES(?1,?2,?3,?4)", -1, &st, NULL);
   if (!rc) rc = org_row(st, "c-b", NULL, "city", "基准市");
   if (!rc) rc = org_row(st, "d-b", "c-b", "district", "基准区");
   for (int g = 0; !rc && g < ngrids; g++) {
@@ -181,8 +184,8 @@ int bench_org_tree(sqlite3 *db, int ngrids) {
 
 int bench_device_add(sqlite3 *db, const char *id, const char *grid) {
   sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO device(id, worker, enabled, created_ms) VALUES(?1,'bench',1,0)",
-                              -1, &st, NULL);
+  int rc = sqlite3_prepare_v2(
+      db, "INSERT OR IGNORE INTO device(id, worker, enabled, created_ms) VALUES(?1,'bench',1,0)", -1, &st, NULL);
   if (!rc) {
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sqlite3_errcode(db);

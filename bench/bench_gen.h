@@ -21,11 +21,11 @@
 typedef struct bench_dev {
   char id[65];
   char grid[65];
-  int64_t seq;      /* last seq used */
-  int64_t hlc_ms;   /* device clock */
+  int64_t seq;    /* last seq used */
+  int64_t hlc_ms; /* device clock */
   int hlc_c;
   uint64_t rng;
-  char (*hh)[37];   /* households this device created (ring) */
+  char (*hh)[37];       /* households this device created (ring) */
   int64_t (*hh_ver)[2]; /* their last written version of "members" */
   size_t nhh, caphh;
   int batches;

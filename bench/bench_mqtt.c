@@ -204,8 +204,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (!pki || !devfile || port <= 0 || nbatches < 1 || window < 1 || (bench_id_version != 4 && bench_id_version != 7)) {
-    fprintf(stderr, "usage: gs-bench-mqtt --host H --port P --pki DIR --devices FILE [--batches R] [--changes N] "
-                    "[--window W] [--rate C] [--ids 7|4] [--clock burst|live] [--sessions-only --hold S --ready FILE]\n");
+    fprintf(stderr,
+            "usage: gs-bench-mqtt --host H --port P --pki DIR --devices FILE [--batches R] [--changes N] "
+            "[--window W] [--rate C] [--ids 7|4] [--clock burst|live] [--sessions-only --hold S --ready FILE]\n");
     return 2;
   }
   FILE *f = fopen(devfile, "r");
@@ -328,13 +329,15 @@ int main(int argc, char **argv) {
   double secs = (double)(g_last_ack - t0) / 1e9;
   double p50 = bench_quantile(g_lat, g_nlat, 0.5), p95 = bench_quantile(g_lat, g_nlat, 0.95),
          p99 = bench_quantile(g_lat, g_nlat, 0.99), mx = bench_quantile(g_lat, g_nlat, 1.0);
-  printf("{\"mode\":\"load\",\"ids\":%d,\"clock\":\"%s\",\"devices\":%d,\"connected\":%d,\"batches\":%ld,\"acks\":%ld,\"changes\":%ld,"
+  printf("{\"mode\":\"load\",\"ids\":%d,\"clock\":\"%s\",\"devices\":%d,\"connected\":%d,\"batches\":%ld,\"acks\":%ld,"
+         "\"changes\":%ld,"
          "\"changes_acked\":%ld,\"rejected\":%ld,\"duplicates\":%ld,\"errors\":%ld,\"seconds\":%.3f,"
          "\"changes_per_s\":%.0f,\"target_rate\":%.0f,\"window\":%d,\"changes_per_batch\":%d,\"avg_change_bytes\":%.0f,"
          "\"lat_ms_p50\":%.2f,\"lat_ms_p95\":%.2f,\"lat_ms_p99\":%.2f,\"lat_ms_max\":%.2f,\"connect_s\":%.2f}\n",
-         bench_id_version, live && rate > 0 ? "live" : "burst", n, up, (long)n * nbatches, g_acks, total_changes, g_acked_changes, g_rejected, g_duplicates, g_errors, secs,
-         secs > 0 ? (double)g_acked_changes / secs : 0, rate, window, g_changes_per_batch,
-         total_changes ? (double)payload_bytes / (double)total_changes : 0, p50, p95, p99, mx, connect_s);
+         bench_id_version, live && rate > 0 ? "live" : "burst", n, up, (long)n * nbatches, g_acks, total_changes,
+         g_acked_changes, g_rejected, g_duplicates, g_errors, secs, secs > 0 ? (double)g_acked_changes / secs : 0, rate,
+         window, g_changes_per_batch, total_changes ? (double)payload_bytes / (double)total_changes : 0, p50, p95, p99,
+         mx, connect_s);
   free_all(cs, n, pf);
   return g_acked_changes == total_changes && g_errors == 0 ? 0 : 1;
 }

@@ -19,25 +19,23 @@
 #include "gs_mem.h"
 #include "gs_util.h"
 
-#define DEFAULT_HOST "localhost"
+#define DEFAULT_HOST      "localhost"
 #define DEFAULT_MQTT_PORT 8883
 #define DEFAULT_COAP_PORT 5684
 
 int gs_certs_list(gs_certs *c, const char *status, int expiring_days) {
   int64_t now = gs_now_ms() / 1000;
-  if (status && strcmp(status, "valid") && strcmp(status, "revoked") &&
-      strcmp(status, "expired") && strcmp(status, "superseded")) {
+  if (status && strcmp(status, "valid") && strcmp(status, "revoked") && strcmp(status, "expired") &&
+      strcmp(status, "superseded")) {
     certs__err("--status must be valid, revoked, expired or superseded");
     return GS_EINVAL;
   }
-  printf("%-8s %-32s %-34s %-20s %-20s %s\n", "KIND", "NAME", "SERIAL", "NOT_BEFORE",
-         "NOT_AFTER", "STATUS");
+  printf("%-8s %-32s %-34s %-20s %-20s %s\n", "KIND", "NAME", "SERIAL", "NOT_BEFORE", "NOT_AFTER", "STATUS");
   for (size_t i = 0; i < c->nrows; i++) {
     const certs__row *r = &c->rows[i];
     const char *st = certs__row_status(r, now);
     if (status && strcmp(st, status) != 0) continue;
-    if (expiring_days >= 0 &&
-        (strcmp(st, "valid") != 0 || r->not_after > now + (int64_t)expiring_days * 86400))
+    if (expiring_days >= 0 && (strcmp(st, "valid") != 0 || r->not_after > now + (int64_t)expiring_days * 86400))
       continue;
     char nb[32], na[32];
     certs__iso_time(r->not_before, nb, sizeof(nb));
@@ -67,8 +65,8 @@ static int valid_host(const char *h) {
   if (n == 0 || n > 253) return 0;
   for (size_t i = 0; i < n; i++) {
     char ch = h[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-          ch == '-' || ch == '.' || ch == ':'))
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+          ch == ':'))
       return 0;
   }
   return 1;
@@ -92,15 +90,13 @@ static int norm_opts(const gs_certs_bundle_opts *in, gs_certs_bundle_opts *o) {
 
 /* Reads DIR/<name><ext> into *out (gs_free). Missing is GS_ENOTFOUND (quiet
  * when quiet_missing). */
-static int read_pki_file(gs_certs *c, const char *name, const char *ext, int quiet_missing,
-                         char **out, size_t *len) {
+static int read_pki_file(gs_certs *c, const char *name, const char *ext, int quiet_missing, char **out, size_t *len) {
   char fname[CERTS_NAME_MAX + 16], path[PATH_MAX];
   snprintf(fname, sizeof(fname), "%s%s", name, ext);
   int rc = certs__path(c, fname, path, sizeof(path));
   if (rc) return rc;
   rc = gs_read_file(path, 1024 * 1024, out, len);
-  if (rc && !(rc == GS_ENOTFOUND && quiet_missing))
-    certs__err("cannot read %s: %s", path, gs_strerror(rc));
+  if (rc && !(rc == GS_ENOTFOUND && quiet_missing)) certs__err("cannot read %s: %s", path, gs_strerror(rc));
   return rc;
 }
 
@@ -129,7 +125,8 @@ int gs_certs_bundle(gs_certs *c, const char *name, const gs_certs_bundle_opts *i
     if (!rc) rc = gs_buf_printf(&b, "\n# ca.crt\n%s", ca);
     if (rc) goto oom;
     rc = certs__write_atomic(o.out_file, b.data, b.len, key ? CERTS_KEY_MODE : CERTS_FILE_MODE, 1);
-    if (!rc) certs__note("wrote provisioning bundle %s%s", o.out_file, key ? " (contains the private key: mode 0600)" : "");
+    if (!rc)
+      certs__note("wrote provisioning bundle %s%s", o.out_file, key ? " (contains the private key: mode 0600)" : "");
     goto out;
   }
   char defdir[PATH_MAX];
@@ -163,8 +160,7 @@ int gs_certs_bundle(gs_certs *c, const char *name, const gs_certs_bundle_opts *i
     }
     if ((rc = certs__write_atomic(path, files[i].data, files[i].len, files[i].mode, 1))) goto out;
   }
-  certs__note("wrote provisioning bundle %s/ (device.crt, %sca.crt, device.conf)", dir,
-              key ? "device.key, " : "");
+  certs__note("wrote provisioning bundle %s/ (device.crt, %sca.crt, device.conf)", dir, key ? "device.key, " : "");
   goto out;
 oom:
   certs__err("out of memory building the bundle");
@@ -187,8 +183,8 @@ int gs_certs_qr(gs_certs *c, const char *name, const gs_certs_bundle_opts *in) {
   int rc;
   if ((rc = bundle_row(c, name)) || (rc = norm_opts(in, &o))) return rc;
   certs__ca_fingerprint(c, fp);
-  snprintf(uri, sizeof(uri), "gridsync://provision?id=%s&host=%s&mqtt=%d&coap=%d&fp=%s", name,
-           o.host, o.mqtt_port, o.coap_port, fp);
+  snprintf(uri, sizeof(uri), "gridsync://provision?id=%s&host=%s&mqtt=%d&coap=%d&fp=%s", name, o.host, o.mqtt_port,
+           o.coap_port, fp);
   QRcode *qr = QRcode_encodeString(uri, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
   if (!qr) {
     certs__err("QR encoding failed: %s", strerror(errno));

@@ -21,9 +21,9 @@
 #include "gs_certs.h"
 
 #define CERTS_SERIAL_LEN 16 /* bytes: 127 random bits, top bit clear */
-#define CERTS_NAME_MAX 64
-#define CERTS_KEY_MODE 0600
-#define CERTS_FILE_MODE 0666 /* umask applies */
+#define CERTS_NAME_MAX   64
+#define CERTS_KEY_MODE   0600
+#define CERTS_FILE_MODE  0666 /* umask applies */
 #define CERTS_INV_HEADER "kind,name,serial,not_before,not_after,status,reason,revoked_at"
 
 /* One inventory row. status is what is stored: valid, revoked or superseded;
@@ -47,11 +47,11 @@ struct gs_certs {
   mbedtls_ctr_drbg_context drbg;
   mbedtls_x509_crt ca;
   mbedtls_pk_context ca_key;
-  char ca_issuer[256];     /* CA subject as a string, for the issuer field */
-  mbedtls_ecp_group grp;   /* P-256 kept loaded: its comb table is reused per keygen */
+  char ca_issuer[256];   /* CA subject as a string, for the issuer field */
+  mbedtls_ecp_group grp; /* P-256 kept loaded: its comb table is reused per keygen */
   certs__row *rows;
   size_t nrows, caprows;
-  size_t committed_rows;   /* rows already in inventory.csv (for batch checkpoints) */
+  size_t committed_rows; /* rows already in inventory.csv (for batch checkpoints) */
 };
 
 /* --- pki.c --- */
@@ -81,8 +81,8 @@ int certs__serial_known(const gs_certs *c, const char *hex);
 const char *certs__row_status(const certs__row *r, int64_t now);
 const char *certs__kind_name(int kind);
 /* UTC formatting helpers. */
-void certs__iso_time(int64_t t, char *out, size_t n);   /* 2026-11-23T18:00:00Z */
-void certs__x509_time(int64_t t, char *out, size_t n);  /* 20261123180000 */
+void certs__iso_time(int64_t t, char *out, size_t n);  /* 2026-11-23T18:00:00Z */
+void certs__x509_time(int64_t t, char *out, size_t n); /* 20261123180000 */
 int certs__parse_x509_time(const char *s, int64_t *out);
 /* Flushes pending file data of the directory to disk (syncfs). */
 int certs__sync_dir(const gs_certs *c);
@@ -91,15 +91,16 @@ int certs__sync_dir(const gs_certs *c);
 /* Generates an EC P-256 key into pk (initialised by the caller). */
 int certs__gen_key(gs_certs *c, mbedtls_pk_context *pk);
 /* What certs__issue_one does with NAME.key. */
-enum { CERTS_KEY_DROP = 0, /* CSR: remove a stale key of an earlier certificate */
-       CERTS_KEY_WRITE,    /* generated here: write it (0600) */
-       CERTS_KEY_KEEP };   /* renew: same key, leave the file alone */
+enum {
+  CERTS_KEY_DROP = 0, /* CSR: remove a stale key of an earlier certificate */
+  CERTS_KEY_WRITE,    /* generated here: write it (0600) */
+  CERTS_KEY_KEEP
+}; /* renew: same key, leave the file alone */
 /* Issues one certificate for name and writes NAME.crt (+ NAME.key per key_mode)
  * atomically, key before certificate; fills *row (not added to the inventory).
  * sync: fsync each file (single issue) or not (batch: syncfs at checkpoints). */
-int certs__issue_one(gs_certs *c, const char *name, const gs_certs_issue_opts *o,
-                     mbedtls_pk_context *subject_key, int key_mode, int sync,
-                     certs__row *row);
+int certs__issue_one(gs_certs *c, const char *name, const gs_certs_issue_opts *o, mbedtls_pk_context *subject_key,
+                     int key_mode, int sync, certs__row *row);
 /* Checks that name may get a new certificate now (not held valid). replacing set
  * when it replaces a revoked/expired one. GS_EEXISTS otherwise (message printed
  * unless quiet). */

@@ -27,21 +27,20 @@
 #include "gs_util.h"
 
 #define DEFAULT_CRL_DAYS 30
-#define OID_CRL_REASON MBEDTLS_OID_ID_CE "\x15" /* id-ce-cRLReasons 2.5.29.21 */
+#define OID_CRL_REASON   MBEDTLS_OID_ID_CE "\x15" /* id-ce-cRLReasons 2.5.29.21 */
 
 /* Adds the bytes an asn1write call wrote to len, or jumps to asn1_fail. */
-#define W(call)                                                                                    \
-  do {                                                                                             \
-    int r_ = (call);                                                                               \
-    if (r_ < 0) goto asn1_fail;                                                                    \
-    len += (size_t)r_;                                                                             \
+#define W(call)                                                                                                        \
+  do {                                                                                                                 \
+    int r_ = (call);                                                                                                   \
+    if (r_ < 0) goto asn1_fail;                                                                                        \
+    len += (size_t)r_;                                                                                                 \
   } while (0)
 
 static const struct {
   const char *name;
   int code;
-} reasons[] = {{"unspecified", 0}, {"keyCompromise", 1}, {"superseded", 4},
-               {"cessationOfOperation", 5}};
+} reasons[] = {{"unspecified", 0}, {"keyCompromise", 1}, {"superseded", 4}, {"cessationOfOperation", 5}};
 
 static int reason_code(const char *name) {
   for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
@@ -57,8 +56,7 @@ int gs_certs_revoke(gs_certs *c, const char *name, const char *reason) {
   }
   long cur = certs__inv_current(c, name);
   if (cur < 0) {
-    certs__err("%s is not in %s/inventory.csv: nothing to revoke (check the name with 'list')",
-               name, c->dir);
+    certs__err("%s is not in %s/inventory.csv: nothing to revoke (check the name with 'list')", name, c->dir);
     return GS_ENOTFOUND;
   }
   if (strcmp(c->rows[cur].status, "revoked") == 0) {
@@ -129,8 +127,7 @@ static int write_serial_hex(unsigned char **p, unsigned char *start, const char 
 }
 
 /* AlgorithmIdentifier; ECDSA takes no parameters (RFC 5758), RSA takes NULL. */
-static int write_alg(unsigned char **p, unsigned char *start, const char *oid, size_t oid_len,
-                     int rsa) {
+static int write_alg(unsigned char **p, unsigned char *start, const char *oid, size_t oid_len, int rsa) {
   size_t len = 0;
   if (rsa) W(mbedtls_asn1_write_null(p, start));
   W(mbedtls_asn1_write_oid(p, start, oid, oid_len));
@@ -143,8 +140,7 @@ asn1_fail:
 
 /* Extension ::= SEQUENCE { extnID, extnValue OCTET STRING } with value already
  * written just before *p (value_len bytes). */
-static int wrap_ext(unsigned char **p, unsigned char *start, const char *oid, size_t oid_len,
-                    size_t value_len) {
+static int wrap_ext(unsigned char **p, unsigned char *start, const char *oid, size_t oid_len, size_t value_len) {
   size_t len = value_len;
   W(mbedtls_asn1_write_len(p, start, value_len));
   W(mbedtls_asn1_write_tag(p, start, MBEDTLS_ASN1_OCTET_STRING));
@@ -183,8 +179,8 @@ int certs__write_crl(gs_certs *c, int days) {
   }
   if (days <= 0) days = DEFAULT_CRL_DAYS;
   int rsa = mbedtls_pk_can_do(&c->ca_key, MBEDTLS_PK_RSA);
-  if ((ret = mbedtls_oid_get_oid_by_sig_alg(rsa ? MBEDTLS_PK_RSA : MBEDTLS_PK_ECDSA,
-                                            MBEDTLS_MD_SHA256, &sig_oid, &sig_oid_len)) != 0)
+  if ((ret = mbedtls_oid_get_oid_by_sig_alg(rsa ? MBEDTLS_PK_RSA : MBEDTLS_PK_ECDSA, MBEDTLS_MD_SHA256, &sig_oid,
+                                            &sig_oid_len)) != 0)
     goto mbed_fail;
   if ((ret = ca_key_id(c, keyid)) != 0) goto mbed_fail;
   int64_t now = gs_now_ms() / 1000;
@@ -217,8 +213,8 @@ int certs__write_crl(gs_certs *c, int days) {
     W(mbedtls_asn1_write_tag(&p, tbs, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
     vlen = len;
     len = 0;
-    W(wrap_ext(&p, tbs, MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER,
-               MBEDTLS_OID_SIZE(MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER), vlen));
+    W(wrap_ext(&p, tbs, MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER, MBEDTLS_OID_SIZE(MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER),
+               vlen));
     elen += len;
     len = elen;
     W(mbedtls_asn1_write_len(&p, tbs, len));
@@ -269,8 +265,7 @@ int certs__write_crl(gs_certs *c, int days) {
   const unsigned char *tbs_start = p;
 
   if ((ret = mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), tbs_start, tbs_len, hash)) ||
-      (ret = mbedtls_pk_sign(&c->ca_key, MBEDTLS_MD_SHA256, hash, 0, sig, &sig_len,
-                             mbedtls_ctr_drbg_random, &c->drbg)))
+      (ret = mbedtls_pk_sign(&c->ca_key, MBEDTLS_MD_SHA256, hash, 0, sig, &sig_len, mbedtls_ctr_drbg_random, &c->drbg)))
     goto mbed_fail;
 
   /* CertificateList */
@@ -289,8 +284,8 @@ int certs__write_crl(gs_certs *c, int days) {
     certs__err("out of memory building the CRL");
     goto out;
   }
-  if ((ret = mbedtls_pem_write_buffer("-----BEGIN X509 CRL-----\n", "-----END X509 CRL-----\n", p,
-                                      len, pem, pem_cap, &olen)) != 0)
+  if ((ret = mbedtls_pem_write_buffer("-----BEGIN X509 CRL-----\n", "-----END X509 CRL-----\n", p, len, pem, pem_cap,
+                                      &olen)) != 0)
     goto mbed_fail;
   if ((rc = certs__path(c, "crl.pem", path, sizeof(path))) ||
       (rc = certs__write_atomic(path, pem, strlen((char *)pem), CERTS_FILE_MODE, 1)))

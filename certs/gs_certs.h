@@ -31,15 +31,15 @@ typedef struct gs_certs_issue_opts {
   const char *ips;        /* issue-server: comma-separated IPv4/IPv6 addresses */
   const char *not_before; /* tests only: YYYYMMDDhhmmss (UTC), overrides days */
   const char *not_after;
-  int skip_existing;      /* issue-batch: skip names that already hold a valid cert */
+  int skip_existing; /* issue-batch: skip names that already hold a valid cert */
 } gs_certs_issue_opts;
 
 typedef struct gs_certs_bundle_opts {
-  const char *host;       /* broker/CoAP host the phone connects to */
+  const char *host; /* broker/CoAP host the phone connects to */
   int mqtt_port;
   int coap_port;
-  const char *out_dir;    /* bundle as a directory ... */
-  const char *out_file;   /* ... or as one text file */
+  const char *out_dir;  /* bundle as a directory ... */
+  const char *out_file; /* ... or as one text file */
 } gs_certs_bundle_opts;
 
 /* Creates the PKI dir (if needed) with a new CA (EC P-256), an empty CRL and an

@@ -49,16 +49,16 @@ int main(int argc, char **argv) {
 
   for (i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define TAKE(dst)                                                                                  \
-  do {                                                                                             \
-    if (!v) return bad_usage("missing value for", a);                                              \
-    dst = v;                                                                                       \
-    i++;                                                                                           \
+#define TAKE(dst)                                                                                                      \
+  do {                                                                                                                 \
+    if (!v) return bad_usage("missing value for", a);                                                                  \
+    dst = v;                                                                                                           \
+    i++;                                                                                                               \
   } while (0)
-#define TAKE_INT(dst, min, max)                                                                    \
-  do {                                                                                             \
-    if (parse_int(a, v, min, max, &dst)) return 2;                                                 \
-    i++;                                                                                           \
+#define TAKE_INT(dst, min, max)                                                                                        \
+  do {                                                                                                                 \
+    if (parse_int(a, v, min, max, &dst)) return 2;                                                                     \
+    i++;                                                                                                               \
   } while (0)
     if (!strcmp(a, "--pki")) TAKE(pki);
     else if (!strcmp(a, "--cn")) TAKE(cn);
@@ -94,9 +94,9 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     int needs_arg, writes;
-  } cmds[] = {{"init", 0, 1},  {"issue", 1, 1}, {"issue-service", 1, 1}, {"issue-server", 1, 1},
-              {"issue-batch", 1, 1}, {"renew", 1, 1}, {"revoke", 1, 1}, {"crl", 0, 1},
-              {"list", 0, 0},  {"bundle", 1, 0}, {"qr", 1, 0}};
+  } cmds[] = {{"init", 0, 1},  {"issue", 1, 1},  {"issue-service", 1, 1}, {"issue-server", 1, 1}, {"issue-batch", 1, 1},
+              {"renew", 1, 1}, {"revoke", 1, 1}, {"crl", 0, 1},           {"list", 0, 0},         {"bundle", 1, 0},
+              {"qr", 1, 0}};
   int k = -1;
   for (size_t j = 0; j < sizeof(cmds) / sizeof(cmds[0]); j++)
     if (!strcmp(cmds[j].name, cmd)) k = (int)j;

@@ -96,8 +96,7 @@ int certs__write_atomic(const char *path, const void *data, size_t len, int mode
   int fd = -1, rc = GS_EIO;
   const char *slash = strrchr(path, '/');
   int dlen = slash ? (int)(slash - path + 1) : 0;
-  int w = snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp.%ld", dlen, path, slash ? slash + 1 : path,
-                   (long)getpid());
+  int w = snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp.%ld", dlen, path, slash ? slash + 1 : path, (long)getpid());
   if (w < 0 || (size_t)w >= sizeof(tmp)) {
     certs__err("path %s is too long", path);
     return GS_EINVAL;
@@ -106,8 +105,7 @@ int certs__write_atomic(const char *path, const void *data, size_t len, int mode
    * file can make them readable by others; other files follow the umask. */
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) {
-    certs__err("open(\"%s\") failed: %s; check that the PKI directory is writable", tmp,
-               strerror(errno));
+    certs__err("open(\"%s\") failed: %s; check that the PKI directory is writable", tmp, strerror(errno));
     return GS_EIO;
   }
   if (mode == CERTS_KEY_MODE && fchmod(fd, CERTS_KEY_MODE) != 0) {
@@ -182,8 +180,7 @@ static int digits(const char *s, int n, int *out) {
 }
 
 static int make_time(int Y, int M, int D, int h, int m, int s, int64_t *out) {
-  if (Y < 1970 || Y > 9999 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || s > 60)
-    return GS_EINVAL;
+  if (Y < 1970 || Y > 9999 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || s > 60) return GS_EINVAL;
   struct tm tm = {0};
   tm.tm_year = Y - 1900;
   tm.tm_mon = M - 1;
@@ -197,8 +194,8 @@ static int make_time(int Y, int M, int D, int h, int m, int s, int64_t *out) {
 
 int certs__parse_x509_time(const char *s, int64_t *out) {
   int Y, M, D, h, m, sec;
-  if (strlen(s) != 14 || digits(s, 4, &Y) || digits(s + 4, 2, &M) || digits(s + 6, 2, &D) ||
-      digits(s + 8, 2, &h) || digits(s + 10, 2, &m) || digits(s + 12, 2, &sec))
+  if (strlen(s) != 14 || digits(s, 4, &Y) || digits(s + 4, 2, &M) || digits(s + 6, 2, &D) || digits(s + 8, 2, &h) ||
+      digits(s + 10, 2, &m) || digits(s + 12, 2, &sec))
     return GS_EINVAL;
   return make_time(Y, M, D, h, m, sec, out);
 }
@@ -206,8 +203,8 @@ int certs__parse_x509_time(const char *s, int64_t *out) {
 static int parse_iso_time(const char *s, int64_t *out) {
   int Y, M, D, h, m, sec;
   if (strlen(s) != 20 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-      digits(s + 8, 2, &D) || s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' ||
-      digits(s + 14, 2, &m) || s[16] != ':' || digits(s + 17, 2, &sec) || s[19] != 'Z')
+      digits(s + 8, 2, &D) || s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) ||
+      s[16] != ':' || digits(s + 17, 2, &sec) || s[19] != 'Z')
     return GS_EINVAL;
   return make_time(Y, M, D, h, m, sec, out);
 }
@@ -229,8 +226,7 @@ const char *certs__row_status(const certs__row *r, int64_t now) {
 
 long certs__inv_current(const gs_certs *c, const char *name) {
   for (size_t i = c->nrows; i-- > 0;) {
-    if (strcmp(c->rows[i].name, name) == 0 && strcmp(c->rows[i].status, "superseded") != 0)
-      return (long)i;
+    if (strcmp(c->rows[i].name, name) == 0 && strcmp(c->rows[i].status, "superseded") != 0) return (long)i;
   }
   return -1;
 }
@@ -376,8 +372,7 @@ static int inv_load(gs_certs *c) {
         goto out;
       }
       if (certs__serial_known(c, r.serial)) {
-        certs__err("%s line %ld: serial %s appears twice; the inventory is corrupted", path,
-                   lineno, r.serial);
+        certs__err("%s line %ld: serial %s appears twice; the inventory is corrupted", path, lineno, r.serial);
         goto out;
       }
       if (certs__inv_add(c, &r)) {
@@ -406,8 +401,7 @@ static int inv_render(const gs_certs *c, gs_buf *b) {
     certs__iso_time(r->not_before, nb, sizeof(nb));
     certs__iso_time(r->not_after, na, sizeof(na));
     if (r->revoked_at) certs__iso_time(r->revoked_at, ra, sizeof(ra));
-    rc = gs_buf_printf(b, "%s,%s,%s,%s,%s,%s,%s,%s\n", r->kind, r->name, r->serial, nb, na,
-                       r->status, r->reason, ra);
+    rc = gs_buf_printf(b, "%s,%s,%s,%s,%s,%s,%s,%s\n", r->kind, r->name, r->serial, nb, na, r->status, r->reason, ra);
   }
   return rc;
 }
@@ -441,8 +435,7 @@ static int lock_dir(gs_certs *c, int write) {
   if (rc) return rc;
   c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   if (c->lock_fd < 0) {
-    certs__err("open(\"%s\") failed: %s; check the PKI directory and its permissions", path,
-               strerror(errno));
+    certs__err("open(\"%s\") failed: %s; check the PKI directory and its permissions", path, strerror(errno));
     return errno == ENOENT ? GS_ENOTFOUND : GS_EIO;
   }
   if (flock(c->lock_fd, write ? LOCK_EX : LOCK_SH) != 0) {
@@ -454,8 +447,8 @@ static int lock_dir(gs_certs *c, int write) {
 
 static int seed_rng(gs_certs *c) {
   static const char pers[] = "gs-certs";
-  int ret = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy,
-                                  (const unsigned char *)pers, sizeof(pers) - 1);
+  int ret =
+      mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy, (const unsigned char *)pers, sizeof(pers) - 1);
   if (ret != 0) {
     char e[200];
     certs__err("seeding the random generator failed: %s", certs__mbed(ret, e, sizeof(e)));
@@ -535,8 +528,7 @@ int gs_certs_open(const char *dir, int write, gs_certs **out) {
   int rc;
   *out = NULL;
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    certs__err("PKI directory %s does not exist; create it with 'gs-certs --pki %s init'", dir,
-               dir);
+    certs__err("PKI directory %s does not exist; create it with 'gs-certs --pki %s init'", dir, dir);
     return GS_ENOTFOUND;
   }
   gs_certs *c = certs_new(dir);

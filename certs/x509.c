@@ -23,13 +23,13 @@
 #include "gs_mem.h"
 #include "gs_util.h"
 
-#define PEM_MAX 4096
-#define DEFAULT_DAYS_CA 3650
+#define PEM_MAX             4096
+#define DEFAULT_DAYS_CA     3650
 #define DEFAULT_DAYS_DEVICE 365
 #define DEFAULT_DAYS_SERVER 825
-#define MAX_DAYS 36500
-#define BACKDATE_S 300 /* tolerate phones whose clock is a few minutes behind */
-#define BATCH_CHECKPOINT 256
+#define MAX_DAYS            36500
+#define BACKDATE_S          300 /* tolerate phones whose clock is a few minutes behind */
+#define BATCH_CHECKPOINT    256
 
 int certs__gen_key(gs_certs *c, mbedtls_pk_context *pk) {
   char e[200];
@@ -39,8 +39,7 @@ int certs__gen_key(gs_certs *c, mbedtls_pk_context *pk) {
     ret = mbedtls_ecp_group_load(&kp->grp, MBEDTLS_ECP_DP_SECP256R1);
     /* Generate with the long-lived group: its precomputed table for G is
      * built once per process instead of once per key (no FIXED_POINT_OPTIM). */
-    if (ret == 0)
-      ret = mbedtls_ecp_gen_keypair(&c->grp, &kp->d, &kp->Q, mbedtls_ctr_drbg_random, &c->drbg);
+    if (ret == 0) ret = mbedtls_ecp_gen_keypair(&c->grp, &kp->d, &kp->Q, mbedtls_ctr_drbg_random, &c->drbg);
   }
   if (ret != 0) {
     certs__err("EC P-256 key generation failed: %s", certs__mbed(ret, e, sizeof(e)));
@@ -76,23 +75,19 @@ static int write_eku(mbedtls_x509write_cert *crt, int server) {
   unsigned char *p = buf + sizeof(buf);
   int len = 0, r;
   if (server) {
-    if ((r = mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_SERVER_AUTH,
-                                    MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH))) < 0)
+    if ((r = mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_SERVER_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH))) < 0)
       return r;
   } else {
-    if ((r = mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_CLIENT_AUTH,
-                                    MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH))) < 0)
+    if ((r = mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_CLIENT_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH))) < 0)
       return r;
   }
   len += r;
   if ((r = mbedtls_asn1_write_len(&p, buf, (size_t)len)) < 0) return r;
   len += r;
-  if ((r = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) < 0)
-    return r;
+  if ((r = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) < 0) return r;
   len += r;
   return mbedtls_x509write_crt_set_extension(crt, MBEDTLS_OID_EXTENDED_KEY_USAGE,
-                                             MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0,
-                                             p, (size_t)len);
+                                             MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0, p, (size_t)len);
 }
 
 /* Prepends one GeneralName [tag] value. Returns bytes written or < 0. */
@@ -102,8 +97,7 @@ static int write_gn(unsigned char **p, unsigned char *start, int tag, const void
   len += r;
   if ((r = mbedtls_asn1_write_len(p, start, n)) < 0) return r;
   len += r;
-  if ((r = mbedtls_asn1_write_tag(p, start, (unsigned char)(MBEDTLS_ASN1_CONTEXT_SPECIFIC | tag))) < 0)
-    return r;
+  if ((r = mbedtls_asn1_write_tag(p, start, (unsigned char)(MBEDTLS_ASN1_CONTEXT_SPECIFIC | tag))) < 0) return r;
   return len + r;
 }
 
@@ -112,7 +106,11 @@ static int write_gn(unsigned char **p, unsigned char *start, int tag, const void
 static int write_san(mbedtls_x509write_cert *crt, const char *dns, const char *ips) {
   unsigned char buf[2048];
   unsigned char *p = buf + sizeof(buf);
-  struct { int tag; size_t len; unsigned char v[256]; } items[32];
+  struct {
+    int tag;
+    size_t len;
+    unsigned char v[256];
+  } items[32];
   size_t n_items = 0;
   int len = 0, r;
   const char *lists[2] = {dns, ips};
@@ -144,8 +142,8 @@ static int write_san(mbedtls_x509write_cert *crt, const char *dns, const char *i
       } else {
         for (size_t i = 0; i < n; i++) {
           char ch = item[i];
-          if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                ch == '-' || ch == '.' || (ch == '*' && i == 0))) {
+          if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                ch == '.' || (ch == '*' && i == 0))) {
             certs__err("--dns: \"%s\" is not a DNS name", item);
             return GS_EINVAL;
           }
@@ -165,12 +163,10 @@ static int write_san(mbedtls_x509write_cert *crt, const char *dns, const char *i
   }
   if ((r = mbedtls_asn1_write_len(&p, buf, (size_t)len)) < 0) return GS_EINVAL;
   len += r;
-  if ((r = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) < 0)
-    return GS_EINVAL;
+  if ((r = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) < 0) return GS_EINVAL;
   len += r;
   if (mbedtls_x509write_crt_set_extension(crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
-                                          MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, p,
-                                          (size_t)len) != 0)
+                                          MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, p, (size_t)len) != 0)
     return GS_ECRYPTO;
   return GS_OK;
 }
@@ -194,9 +190,8 @@ static int validity(const gs_certs_issue_opts *o, int64_t *nb, int64_t *na) {
 }
 
 /* Builds and signs a certificate; PEM into out (NUL-terminated). */
-static int sign_cert(gs_certs *c, const char *name, const gs_certs_issue_opts *o,
-                     mbedtls_pk_context *key, int64_t nb, int64_t na, mbedtls_mpi *serial,
-                     unsigned char *out, size_t outlen) {
+static int sign_cert(gs_certs *c, const char *name, const gs_certs_issue_opts *o, mbedtls_pk_context *key, int64_t nb,
+                     int64_t na, mbedtls_mpi *serial, unsigned char *out, size_t outlen) {
   mbedtls_x509write_cert crt;
   char subject[CERTS_NAME_MAX + 8], tnb[16], tna[16], e[200];
   int ret, rc = GS_ECRYPTO;
@@ -252,9 +247,8 @@ int certs__check_free(const gs_certs *c, const char *name, int quiet, int *repla
   return GS_OK;
 }
 
-int certs__issue_one(gs_certs *c, const char *name, const gs_certs_issue_opts *o,
-                     mbedtls_pk_context *subject_key, int key_mode, int sync,
-                     certs__row *row) {
+int certs__issue_one(gs_certs *c, const char *name, const gs_certs_issue_opts *o, mbedtls_pk_context *subject_key,
+                     int key_mode, int sync, certs__row *row) {
   unsigned char *pem = NULL, *keypem = NULL;
   char path[PATH_MAX], fname[CERTS_NAME_MAX + 8], e[200];
   mbedtls_mpi serial;
@@ -326,8 +320,7 @@ static int load_csr(const char *path, const char *name, mbedtls_x509_csr *csr) {
   int is_pem = strstr(buf, "-----BEGIN") != NULL;
   ret = mbedtls_x509_csr_parse(csr, (unsigned char *)buf, is_pem ? len + 1 : len);
   if (ret != 0) {
-    certs__err("%s is not a valid PKCS#10 certificate request: %s", path,
-               certs__mbed(ret, e, sizeof(e)));
+    certs__err("%s is not a valid PKCS#10 certificate request: %s", path, certs__mbed(ret, e, sizeof(e)));
     rc = GS_ETLS;
     goto out;
   }
@@ -336,8 +329,8 @@ static int load_csr(const char *path, const char *name, mbedtls_x509_csr *csr) {
   const mbedtls_md_info_t *md = mbedtls_md_info_from_type(csr->sig_md);
   unsigned char hash[MBEDTLS_MD_MAX_SIZE];
   if (!md || mbedtls_md(md, csr->cri.p, csr->cri.len, hash) != 0 ||
-      mbedtls_pk_verify_ext(csr->sig_pk, csr->sig_opts, &csr->pk, csr->sig_md, hash,
-                            mbedtls_md_get_size(md), csr->sig.p, csr->sig.len) != 0) {
+      mbedtls_pk_verify_ext(csr->sig_pk, csr->sig_opts, &csr->pk, csr->sig_md, hash, mbedtls_md_get_size(md),
+                            csr->sig.p, csr->sig.len) != 0) {
     certs__err("CSR %s: the signature does not verify (corrupted or forged request); ask the "
                "phone to generate a new CSR",
                path);
@@ -376,8 +369,8 @@ out:
 
 static int valid_name(int kind, const char *name) {
   if (!gs_valid_device_id(name)) {
-    certs__err("\"%s\" is not a valid %s name: use 3 to 64 characters of a-z, 0-9 and '-'",
-               name, certs__kind_name(kind));
+    certs__err("\"%s\" is not a valid %s name: use 3 to 64 characters of a-z, 0-9 and '-'", name,
+               certs__kind_name(kind));
     return 0;
   }
   if (kind == GS_CERTS_DEVICE && (strcmp(name, "gs-collector") == 0 || strncmp(name, "bridge-", 7) == 0)) {
@@ -416,11 +409,10 @@ int gs_certs_issue(gs_certs *c, const char *name, const gs_certs_issue_opts *o) 
   if ((rc = certs__issue_one(c, name, o, subject, o->csr_path ? CERTS_KEY_DROP : CERTS_KEY_WRITE, 1, &row))) goto out;
   if ((rc = certs__inv_add(c, &row)) || (rc = certs__inv_commit(c))) goto out;
   if (replacing)
-    certs__note("%s: this replaces its %s certificate (serial %s), which stays in the inventory",
-                name, certs__row_status(&prev, gs_now_ms() / 1000), prev.serial);
-  certs__note("issued %s %s serial %s -> %s/%s.crt%s%s%s", row.kind, name, row.serial, c->dir,
-              name, o->csr_path ? "" : " + ", o->csr_path ? "" : name,
-              o->csr_path ? "" : ".key");
+    certs__note("%s: this replaces its %s certificate (serial %s), which stays in the inventory", name,
+                certs__row_status(&prev, gs_now_ms() / 1000), prev.serial);
+  certs__note("issued %s %s serial %s -> %s/%s.crt%s%s%s", row.kind, name, row.serial, c->dir, name,
+              o->csr_path ? "" : " + ", o->csr_path ? "" : name, o->csr_path ? "" : ".key");
 out:
   mbedtls_x509_csr_free(&csr);
   mbedtls_pk_free(&key);
@@ -442,8 +434,7 @@ int gs_certs_renew(gs_certs *c, const char *name, int days) {
     goto out;
   }
   if (strcmp(c->rows[i].status, "revoked") == 0) {
-    certs__err("%s is revoked: issue a new certificate with 'issue %s' instead of renewing",
-               name, name);
+    certs__err("%s is revoked: issue a new certificate with 'issue %s' instead of renewing", name, name);
     rc = GS_EINVAL;
     goto out;
   }
@@ -485,8 +476,8 @@ int gs_certs_renew(gs_certs *c, const char *name, int days) {
   if (rc) goto out;
   snprintf(c->rows[i].status, sizeof(c->rows[i].status), "superseded");
   if ((rc = certs__inv_add(c, &row)) || (rc = certs__inv_commit(c))) goto out;
-  certs__note("renewed %s: new serial %s, the old certificate %s stays usable until it expires",
-              name, row.serial, c->rows[i].serial);
+  certs__note("renewed %s: new serial %s, the old certificate %s stays usable until it expires", name, row.serial,
+              c->rows[i].serial);
 out:
   mbedtls_x509_crt_free(&old);
   return rc;
@@ -542,8 +533,7 @@ int certs__make_ca(gs_certs *c, const char *cn, int days) {
       (ret = mbedtls_x509write_crt_set_subject_name(&crt, subject)) ||
       (ret = mbedtls_x509write_crt_set_issuer_name(&crt, subject)) ||
       (ret = mbedtls_x509write_crt_set_basic_constraints(&crt, 1, 0)) ||
-      (ret = mbedtls_x509write_crt_set_key_usage(
-           &crt, MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN)) ||
+      (ret = mbedtls_x509write_crt_set_key_usage(&crt, MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN)) ||
       (ret = mbedtls_x509write_crt_set_subject_key_identifier(&crt)) ||
       (ret = mbedtls_x509write_crt_set_authority_key_identifier(&crt)) ||
       (ret = mbedtls_x509write_crt_pem(&crt, pem, PEM_MAX, mbedtls_ctr_drbg_random, &c->drbg)) ||
@@ -577,9 +567,15 @@ out:
 /* ---------- batch ---------- */
 
 static volatile sig_atomic_t g_stop;
-static void on_stop(int sig) { (void)sig; g_stop = 1; }
+static void on_stop(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
 
-typedef struct { char **ids; size_t n, cap; } id_list;
+typedef struct {
+  char **ids;
+  size_t n, cap;
+} id_list;
 
 static void ids_free(id_list *l) {
   for (size_t i = 0; i < l->n; i++) gs_free(l->ids[i]);
@@ -610,9 +606,7 @@ static int read_ids(const char *path, id_list *l) {
     if (lineno == 1 && strcmp(line, "id") == 0) goto next; /* CSV header */
     if (*line == '\0' || *line == '#') goto next;
     if (!gs_valid_device_id(line)) {
-      if (bad < 5)
-        certs__err("%s line %ld: \"%.70s\" is not a valid device id ([a-z0-9-]{3,64})", path,
-                   lineno, line);
+      if (bad < 5) certs__err("%s line %ld: \"%.70s\" is not a valid device id ([a-z0-9-]{3,64})", path, lineno, line);
       bad++;
       goto next;
     }
@@ -626,11 +620,17 @@ static int read_ids(const char *path, id_list *l) {
     if (l->n == l->cap) {
       size_t ncap = l->cap ? l->cap * 2 : 256;
       char **p = gs_realloc(l->ids, ncap * sizeof(*p));
-      if (!p) { rc = GS_ENOMEM; goto out; }
+      if (!p) {
+        rc = GS_ENOMEM;
+        goto out;
+      }
       l->ids = p;
       l->cap = ncap;
     }
-    if (!(l->ids[l->n] = gs_strdup(line))) { rc = GS_ENOMEM; goto out; }
+    if (!(l->ids[l->n] = gs_strdup(line))) {
+      rc = GS_ENOMEM;
+      goto out;
+    }
     l->n++;
   next:
     line = nl ? nl + 1 : NULL;
@@ -646,8 +646,8 @@ out:
 static void progress(size_t done, size_t total, int tty, const char *name) {
   if (tty) {
     int width = 40, fill = total ? (int)(done * (size_t)width / total) : width;
-    fprintf(stderr, "\r[%.*s%*s] %zu/%zu %-24.24s", fill, "########################################",
-            width - fill, "", done, total, name);
+    fprintf(stderr, "\r[%.*s%*s] %zu/%zu %-24.24s", fill, "########################################", width - fill, "",
+            done, total, name);
     if (done == total) fputc('\n', stderr);
   } else if (done == total || done % 100 == 0) {
     fprintf(stderr, "gs-certs: issued %zu/%zu\n", done, total);
@@ -719,8 +719,7 @@ int gs_certs_issue_batch(gs_certs *c, const char *path, const gs_certs_issue_opt
   if (rc == GS_OK) rc = crc;
   if (tty && (rc || g_stop)) fputc('\n', stderr);
   if (g_stop && rc == GS_OK) {
-    certs__err("interrupted: %zu issued and recorded; rerun with --skip-existing to finish",
-               issued);
+    certs__err("interrupted: %zu issued and recorded; rerun with --skip-existing to finish", issued);
     rc = GS_EIO;
   } else {
     certs__note("batch %s: %zu issued, %zu skipped%s", path, issued, skipped,

@@ -22,8 +22,7 @@
 
 #define PEM_MAX (64 * 1024)
 
-int dev__fail(gs_dev *dev, int err, const char *fmt, ...)
-{
+int dev__fail(gs_dev *dev, int err, const char *fmt, ...) {
   if (dev) {
     va_list ap;
     va_start(ap, fmt);
@@ -36,8 +35,8 @@ int dev__fail(gs_dev *dev, int err, const char *fmt, ...)
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static int fail_buf(char *buf, size_t len, int err, const char *fmt, ...)
-{
+static int
+fail_buf(char *buf, size_t len, int err, const char *fmt, ...) {
   if (buf && len) {
     va_list ap;
     va_start(ap, fmt);
@@ -52,8 +51,7 @@ const char *gs_dev_errmsg(const gs_dev *dev) { return dev ? dev->err : ""; }
 
 /* ---- configuration ---------------------------------------------------- */
 
-static int conf_cb(void *user, const char *section, const char *name, const char *value)
-{
+static int conf_cb(void *user, const char *section, const char *name, const char *value) {
   gs_dev *d = user;
   int64_t port;
   if (!strcmp(section, "device") && !strcmp(name, "id")) {
@@ -63,55 +61,41 @@ static int conf_cb(void *user, const char *section, const char *name, const char
   } else if (!strcmp(section, "coap") && !strcmp(name, "host")) {
     snprintf(d->coap_host, sizeof(d->coap_host), "%s", value);
   } else if (!strcmp(name, "port") && (!strcmp(section, "mqtt") || !strcmp(section, "coap"))) {
-    if (gs_parse_i64(value, 0, 65535, &port) != GS_OK)
-      return 0;
-    if (!strcmp(section, "mqtt"))
-      d->mqtt_port = (int)port;
-    else
-      d->coap_port = (int)port;
+    if (gs_parse_i64(value, 0, 65535, &port) != GS_OK) return 0;
+    if (!strcmp(section, "mqtt")) d->mqtt_port = (int)port;
+    else d->coap_port = (int)port;
   }
   return 1; /* unknown keys are ignored: bundles may carry more */
 }
 
 /* hint: what to do when device.conf is missing. */
-static int conf_read(const char *dir, gs_dev *d, const char *hint, char *errbuf, size_t errlen)
-{
+static int conf_read(const char *dir, gs_dev *d, const char *hint, char *errbuf, size_t errlen) {
   char path[PATH_MAX + 16];
   snprintf(path, sizeof(path), "%s/device.conf", dir);
   FILE *f = fopen(path, "r");
-  if (!f)
-    return fail_buf(errbuf, errlen, GS_ECONFIG, "cannot open %s: %s (%s)", path, strerror(errno),
-                    hint);
+  if (!f) return fail_buf(errbuf, errlen, GS_ECONFIG, "cannot open %s: %s (%s)", path, strerror(errno), hint);
   int line = ini_parse_file(f, conf_cb, d);
   fclose(f);
-  if (line != 0)
-    return fail_buf(errbuf, errlen, GS_ECONFIG, "%s: bad value at line %d", path, line);
+  if (line != 0) return fail_buf(errbuf, errlen, GS_ECONFIG, "%s: bad value at line %d", path, line);
   if (!gs_valid_device_id(d->id))
-    return fail_buf(errbuf, errlen, GS_ECONFIG,
-                    "%s: [device] id '%s' is not a valid device id ([a-z0-9-]{3,64})", path,
+    return fail_buf(errbuf, errlen, GS_ECONFIG, "%s: [device] id '%s' is not a valid device id ([a-z0-9-]{3,64})", path,
                     d->id);
   return GS_OK;
 }
 
-static int valid_host(const char *h)
-{
-  if (!h || !*h || strlen(h) >= 255)
-    return 0;
+static int valid_host(const char *h) {
+  if (!h || !*h || strlen(h) >= 255) return 0;
   for (; *h; h++)
-    if (*h <= ' ' || *h == '=' || *h == '[' || *h == ']' || *h == ';' || *h == '#')
-      return 0;
+    if (*h <= ' ' || *h == '=' || *h == '[' || *h == ']' || *h == ';' || *h == '#') return 0;
   return 1;
 }
 
-static int copy_file(const char *src, const char *dir, const char *name, mode_t mode,
-                     char *errbuf, size_t errlen)
-{
+static int copy_file(const char *src, const char *dir, const char *name, mode_t mode, char *errbuf, size_t errlen) {
   char *data = NULL;
   size_t len = 0;
   char dst[PATH_MAX + 32], tmp[PATH_MAX + 40];
   int err = gs_read_file(src, PEM_MAX, &data, &len);
-  if (err)
-    return fail_buf(errbuf, errlen, GS_EIO, "cannot read %s: %s", src, gs_strerror(err));
+  if (err) return fail_buf(errbuf, errlen, GS_EIO, "cannot read %s: %s", src, gs_strerror(err));
   snprintf(dst, sizeof(dst), "%s/%s", dir, name);
   snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
@@ -126,25 +110,21 @@ static int copy_file(const char *src, const char *dir, const char *name, mode_t 
     goto out;
   }
   close(fd);
-  if (rename(tmp, dst) != 0)
-    err = fail_buf(errbuf, errlen, GS_EIO, "cannot rename %s: %s", tmp, strerror(errno));
+  if (rename(tmp, dst) != 0) err = fail_buf(errbuf, errlen, GS_EIO, "cannot rename %s: %s", tmp, strerror(errno));
 out:
   gs_free(data);
   return err;
 }
 
-static int write_conf(const char *home, const gs_dev_conf *c, char *errbuf, size_t errlen)
-{
+static int write_conf(const char *home, const gs_dev_conf *c, char *errbuf, size_t errlen) {
   char path[PATH_MAX + 16], tmp[PATH_MAX + 24];
   snprintf(path, sizeof(path), "%s/device.conf", home);
   snprintf(tmp, sizeof(tmp), "%s/.device.conf.tmp", home);
   FILE *f = fopen(tmp, "w");
-  if (!f)
-    return fail_buf(errbuf, errlen, GS_EIO, "cannot create %s: %s", tmp, strerror(errno));
-  fprintf(f, "# written by gs-device init\n[device]\nid=%s\n\n[mqtt]\nhost=%s\nport=%d\n", c->id,
-          c->host, c->mqtt_port);
-  if (c->coap_port > 0)
-    fprintf(f, "\n[coap]\nhost=%s\nport=%d\n", c->host, c->coap_port);
+  if (!f) return fail_buf(errbuf, errlen, GS_EIO, "cannot create %s: %s", tmp, strerror(errno));
+  fprintf(f, "# written by gs-device init\n[device]\nid=%s\n\n[mqtt]\nhost=%s\nport=%d\n", c->id, c->host,
+          c->mqtt_port);
+  if (c->coap_port > 0) fprintf(f, "\n[coap]\nhost=%s\nport=%d\n", c->host, c->coap_port);
   int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
   bad |= fclose(f) != 0;
   if (bad || rename(tmp, path) != 0)
@@ -152,18 +132,15 @@ static int write_conf(const char *home, const gs_dev_conf *c, char *errbuf, size
   return GS_OK;
 }
 
-int gs_dev_init(const char *home, const gs_dev_conf *c, char *errbuf, size_t errlen)
-{
+int gs_dev_init(const char *home, const gs_dev_conf *c, char *errbuf, size_t errlen) {
   gs_dev d;
   int err;
   memset(&d, 0, sizeof(d));
   if (!home || !*home || strlen(home) >= PATH_MAX - 64)
     return fail_buf(errbuf, errlen, GS_EINVAL, "home directory path missing or too long");
   if (!c->id || !gs_valid_device_id(c->id))
-    return fail_buf(errbuf, errlen, GS_EINVAL,
-                    "device id '%s' is invalid: use 3-64 of [a-z0-9-]", c->id ? c->id : "");
-  if (!valid_host(c->host))
-    return fail_buf(errbuf, errlen, GS_EINVAL, "host '%s' is invalid", c->host ? c->host : "");
+    return fail_buf(errbuf, errlen, GS_EINVAL, "device id '%s' is invalid: use 3-64 of [a-z0-9-]", c->id ? c->id : "");
+  if (!valid_host(c->host)) return fail_buf(errbuf, errlen, GS_EINVAL, "host '%s' is invalid", c->host ? c->host : "");
   if (c->mqtt_port < 1 || c->mqtt_port > 65535 || c->coap_port < 0 || c->coap_port > 65535)
     return fail_buf(errbuf, errlen, GS_EINVAL, "port out of range 1..65535");
   if (!c->ca || !c->cert || !c->key)
@@ -177,21 +154,18 @@ int gs_dev_init(const char *home, const gs_dev_conf *c, char *errbuf, size_t err
       return fail_buf(errbuf, errlen, GS_EIO, "cannot read %s: %s", srcs[i], strerror(errno));
   /* Refuse to re-point a store that belongs to another device. */
   snprintf(d.home, sizeof(d.home), "%s", home);
-  if ((err = dev__store_open(&d)))
-    goto out;
+  if ((err = dev__store_open(&d))) goto out;
   char *old = NULL;
-  if ((err = dev__meta_get_text(&d, "device_id", &old)))
-    goto out;
+  if ((err = dev__meta_get_text(&d, "device_id", &old))) goto out;
   if (old && strcmp(old, c->id) != 0) {
-    err = fail_buf(errbuf, errlen, GS_EEXISTS,
-                   "%s already holds the store of device %s; use another --home", home, old);
+    err =
+        fail_buf(errbuf, errlen, GS_EEXISTS, "%s already holds the store of device %s; use another --home", home, old);
     gs_free(old);
     dev__store_close(&d);
     return err;
   }
   gs_free(old);
-  if ((err = dev__meta_set_text(&d, "device_id", c->id)))
-    goto out;
+  if ((err = dev__meta_set_text(&d, "device_id", c->id))) goto out;
   if ((err = copy_file(c->ca, home, "ca.crt", 0644, errbuf, errlen)) ||
       (err = copy_file(c->cert, home, "device.crt", 0644, errbuf, errlen)) ||
       (err = copy_file(c->key, home, "device.key", 0600, errbuf, errlen)) ||
@@ -200,37 +174,36 @@ int gs_dev_init(const char *home, const gs_dev_conf *c, char *errbuf, size_t err
     return err;
   }
 out:
-  if (err)
-    fail_buf(errbuf, errlen, err, "%s", d.err);
+  if (err) fail_buf(errbuf, errlen, err, "%s", d.err);
   dev__store_close(&d);
   return err;
 }
 
-int gs_dev_init_bundle(const char *home, const char *bundle, char *errbuf, size_t errlen)
-{
+int gs_dev_init_bundle(const char *home, const char *bundle, char *errbuf, size_t errlen) {
   gs_dev b;
   char ca[PATH_MAX + 16], crt[PATH_MAX + 16], key[PATH_MAX + 16];
   memset(&b, 0, sizeof(b));
   int err = conf_read(bundle, &b, "is it a bundle made by gs-certs bundle?", errbuf, errlen);
-  if (err)
-    return err;
+  if (err) return err;
   snprintf(ca, sizeof(ca), "%s/ca.crt", bundle);
   snprintf(crt, sizeof(crt), "%s/device.crt", bundle);
   snprintf(key, sizeof(key), "%s/device.key", bundle);
-  gs_dev_conf c = {.id = b.id, .ca = ca, .cert = crt, .key = key, .host = b.host,
-                   .mqtt_port = b.mqtt_port, .coap_port = b.coap_port};
+  gs_dev_conf c = {.id = b.id,
+                   .ca = ca,
+                   .cert = crt,
+                   .key = key,
+                   .host = b.host,
+                   .mqtt_port = b.mqtt_port,
+                   .coap_port = b.coap_port};
   if (!b.host[0] || !b.mqtt_port)
-    return fail_buf(errbuf, errlen, GS_ECONFIG, "%s/device.conf lacks [mqtt] host and port",
-                    bundle);
+    return fail_buf(errbuf, errlen, GS_ECONFIG, "%s/device.conf lacks [mqtt] host and port", bundle);
   return gs_dev_init(home, &c, errbuf, errlen);
 }
 
-int gs_dev_open(const char *home, gs_dev **out, char *errbuf, size_t errlen)
-{
+int gs_dev_open(const char *home, gs_dev **out, char *errbuf, size_t errlen) {
   *out = NULL;
   gs_dev *d = gs_calloc(1, sizeof(*d));
-  if (!d)
-    return fail_buf(errbuf, errlen, GS_ENOMEM, "out of memory");
+  if (!d) return fail_buf(errbuf, errlen, GS_ENOMEM, "out of memory");
   if (strlen(home) >= sizeof(d->home) - 64) {
     gs_free(d);
     return fail_buf(errbuf, errlen, GS_EINVAL, "home path too long");
@@ -238,8 +211,7 @@ int gs_dev_open(const char *home, gs_dev **out, char *errbuf, size_t errlen)
   snprintf(d->home, sizeof(d->home), "%s", home);
   char *sid = NULL;
   int err = conf_read(home, d, "run gs-device init first", errbuf, errlen);
-  if (err)
-    goto fail;
+  if (err) goto fail;
   char db[PATH_MAX + 16];
   snprintf(db, sizeof(db), "%s/device.db", home);
   if (access(db, F_OK) != 0) {
@@ -251,8 +223,8 @@ int gs_dev_open(const char *home, gs_dev **out, char *errbuf, size_t errlen)
     goto fail;
   }
   if (!sid || strcmp(sid, d->id) != 0) {
-    err = fail_buf(errbuf, errlen, GS_ECONFIG, "%s belongs to device %s, device.conf says %s", db,
-                   sid ? sid : "(none)", d->id);
+    err = fail_buf(errbuf, errlen, GS_ECONFIG, "%s belongs to device %s, device.conf says %s", db, sid ? sid : "(none)",
+                   d->id);
     goto fail;
   }
   gs_free(sid);
@@ -264,35 +236,27 @@ fail:
   return err;
 }
 
-void gs_dev_close(gs_dev *dev)
-{
-  if (!dev)
-    return;
+void gs_dev_close(gs_dev *dev) {
+  if (!dev) return;
   dev__store_close(dev);
   gs_free(dev);
 }
 
 /* ---- local edits ------------------------------------------------------ */
 
-static int valid_name(const char *s, int allow_underscore_start)
-{
+static int valid_name(const char *s, int allow_underscore_start) {
   size_t n = s ? strlen(s) : 0;
-  if (n < 1 || n > 64)
-    return 0;
-  if (s[0] == '_' && !allow_underscore_start)
-    return 0;
+  if (n < 1 || n > 64) return 0;
+  if (s[0] == '_' && !allow_underscore_start) return 0;
   for (size_t i = 0; i < n; i++) {
     char ch = s[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
-          (i > 0 && ch >= '0' && ch <= '9')))
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || (i > 0 && ch >= '0' && ch <= '9')))
       return 0;
   }
   return 1;
 }
 
-int gs_dev_set(gs_dev *dev, const char *type, const char *entity_id, const cJSON *fields,
-               char *out_id)
-{
+int gs_dev_set(gs_dev *dev, const char *type, const char *entity_id, const cJSON *fields, char *out_id) {
   char eid[DEV_ID_MAX + 1], cid[37];
   cJSON *lf = NULL, *lv = NULL, *change = NULL, *base = NULL;
   char *body = NULL;
@@ -303,14 +267,11 @@ int gs_dev_set(gs_dev *dev, const char *type, const char *entity_id, const cJSON
   if (!valid_name(type, 0) || strlen(type) > 32)
     return dev__fail(dev, GS_EINVAL, "entity type '%s' is invalid", type ? type : "");
   if (entity_id && !gs_valid_entity_id(entity_id))
-    return dev__fail(dev, GS_EINVAL, "entity id '%s' is invalid ([A-Za-z0-9_-]{1,64})",
-                     entity_id);
+    return dev__fail(dev, GS_EINVAL, "entity id '%s' is invalid ([A-Za-z0-9_-]{1,64})", entity_id);
   if (!cJSON_IsObject(fields) || !fields->child)
     return dev__fail(dev, GS_EINVAL, "nothing to set: give at least one field");
-  cJSON_ArrayForEach(f, fields)
-  {
-    if (!valid_name(f->string, 1))
-      return dev__fail(dev, GS_EINVAL, "field name '%s' is invalid", f->string);
+  cJSON_ArrayForEach(f, fields) {
+    if (!valid_name(f->string, 1)) return dev__fail(dev, GS_EINVAL, "field name '%s' is invalid", f->string);
     if (f->string[0] == '_' && strcmp(f->string, "_deleted") != 0)
       return dev__fail(dev, GS_EINVAL, "field name '%s' is reserved", f->string);
   }
@@ -324,28 +285,21 @@ int gs_dev_set(gs_dev *dev, const char *type, const char *entity_id, const cJSON
   }
   gs_uuid7(gs_now_ms(), cid);
 
-  if ((err = dev__store_begin(dev)))
-    goto out;
+  if ((err = dev__store_begin(dev))) goto out;
   in_tx = 1;
   dev_hlc h;
   int64_t seq = 1;
-  if ((err = dev__hlc_load(dev, &h)))
-    goto out;
+  if ((err = dev__hlc_load(dev, &h))) goto out;
   dev__hlc_tick(&h, gs_now_ms());
   err = dev__meta_get_i64(dev, "next_seq", 1, &seq);
-  if (err && err != GS_ENOTFOUND)
-    goto out;
+  if (err && err != GS_ENOTFOUND) goto out;
   err = dev__entity_load(dev, type, eid, &lf, &lv, NULL);
-  if (err && err != GS_ENOTFOUND)
-    goto out;
+  if (err && err != GS_ENOTFOUND) goto out;
   err = GS_ENOMEM;
-  if (!(change = cJSON_CreateObject()) || !(base = cJSON_CreateObject()))
-    goto out;
-  cJSON_ArrayForEach(f, fields)
-  {
+  if (!(change = cJSON_CreateObject()) || !(base = cJSON_CreateObject())) goto out;
+  cJSON_ArrayForEach(f, fields) {
     const cJSON *had = cJSON_GetObjectItemCaseSensitive(lv, f->string);
-    if (had && !cJSON_AddItemToObject(base, f->string, cJSON_Duplicate(had, 1)))
-      goto out;
+    if (had && !cJSON_AddItemToObject(base, f->string, cJSON_Duplicate(had, 1))) goto out;
     cJSON *nv = cJSON_Duplicate(f, 1), *ver = dev__ver_new(h, dev->id);
     if (!nv || !ver) {
       cJSON_Delete(nv);
@@ -357,31 +311,23 @@ int gs_dev_set(gs_dev *dev, const char *type, const char *entity_id, const cJSON
     cJSON_AddItemToObject(lf, f->string, nv);
     cJSON_AddItemToObject(lv, f->string, ver);
   }
-  if (!cJSON_AddStringToObject(change, "id", cid) ||
-      !cJSON_AddNumberToObject(change, "seq", (double)seq) ||
-      !cJSON_AddStringToObject(change, "type", type) ||
-      !cJSON_AddStringToObject(change, "entity", eid) ||
+  if (!cJSON_AddStringToObject(change, "id", cid) || !cJSON_AddNumberToObject(change, "seq", (double)seq) ||
+      !cJSON_AddStringToObject(change, "type", type) || !cJSON_AddStringToObject(change, "entity", eid) ||
       !cJSON_AddItemToObject(change, "hlc", dev__ver_new(h, NULL)))
     goto out;
   cJSON_AddItemToObject(change, "base", base);
   base = NULL;
-  if (!cJSON_AddItemToObject(change, "set", cJSON_Duplicate(fields, 1)))
-    goto out;
-  if (!(body = cJSON_PrintUnformatted(change)))
-    goto out;
-  if ((err = dev__outbox_add(dev, seq, cid, body)) ||
-      (err = dev__entity_save(dev, type, eid, lf, lv, -1)) ||
+  if (!cJSON_AddItemToObject(change, "set", cJSON_Duplicate(fields, 1))) goto out;
+  if (!(body = cJSON_PrintUnformatted(change))) goto out;
+  if ((err = dev__outbox_add(dev, seq, cid, body)) || (err = dev__entity_save(dev, type, eid, lf, lv, -1)) ||
       (err = dev__meta_set_i64(dev, "next_seq", seq + 1)) || (err = dev__hlc_save(dev, h)) ||
       (err = dev__store_commit(dev)))
     goto out;
   in_tx = 0;
-  if (out_id)
-    snprintf(out_id, DEV_ID_MAX + 1, "%s", eid);
+  if (out_id) snprintf(out_id, DEV_ID_MAX + 1, "%s", eid);
 out:
-  if (err == GS_ENOMEM && !dev->err[0])
-    dev__fail(dev, err, "out of memory building the change");
-  if (in_tx)
-    dev__store_rollback(dev);
+  if (err == GS_ENOMEM && !dev->err[0]) dev__fail(dev, err, "out of memory building the change");
+  if (in_tx) dev__store_rollback(dev);
   cJSON_Delete(lf);
   cJSON_Delete(lv);
   cJSON_Delete(change);
@@ -390,8 +336,7 @@ out:
   return err;
 }
 
-int dev__revert(gs_dev *dev, const char *body, int *reverted)
-{
+int dev__revert(gs_dev *dev, const char *body, int *reverted) {
   cJSON *c = cJSON_Parse(body), *lf = NULL, *lv = NULL, *mine = NULL;
   int err = GS_OK;
   dev_hlc h;
@@ -408,12 +353,10 @@ int dev__revert(gs_dev *dev, const char *body, int *reverted)
   }
   err = dev__entity_load(dev, type->valuestring, ent->valuestring, &lf, &lv, NULL);
   if (err) {
-    if (err == GS_ENOTFOUND)
-      err = GS_OK;
+    if (err == GS_ENOTFOUND) err = GS_OK;
     goto out;
   }
-  cJSON_ArrayForEach(f, set)
-  {
+  cJSON_ArrayForEach(f, set) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(lv, f->string);
     if (v && gs_dev_ver_cmp(v, mine) == 0) {
       cJSON_DeleteItemFromObjectCaseSensitive(lf, f->string);
@@ -421,20 +364,17 @@ int dev__revert(gs_dev *dev, const char *body, int *reverted)
       (*reverted)++;
     }
   }
-  if (!*reverted)
-    goto out;
+  if (!*reverted) goto out;
   if (lv->child) {
     err = dev__entity_save(dev, type->valuestring, ent->valuestring, lf, lv, -1);
   } else {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(dev->db, "DELETE FROM entity WHERE type=? AND id=?", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(dev->db, "DELETE FROM entity WHERE type=? AND id=?", -1, &st, NULL) != SQLITE_OK)
       err = GS_ESTORE;
     else {
       sqlite3_bind_text(st, 1, type->valuestring, -1, SQLITE_STATIC);
       sqlite3_bind_text(st, 2, ent->valuestring, -1, SQLITE_STATIC);
-      if (sqlite3_step(st) != SQLITE_DONE)
-        err = GS_ESTORE;
+      if (sqlite3_step(st) != SQLITE_DONE) err = GS_ESTORE;
     }
     sqlite3_finalize(st);
     if (err)
@@ -449,13 +389,11 @@ out:
   return err;
 }
 
-int gs_dev_delete(gs_dev *dev, const char *type, const char *entity_id)
-{
+int gs_dev_delete(gs_dev *dev, const char *type, const char *entity_id) {
   cJSON *e = NULL;
   int err = gs_dev_get(dev, type, entity_id, &e);
   cJSON_Delete(e);
-  if (err)
-    return err;
+  if (err) return err;
   cJSON *f = cJSON_CreateObject();
   if (!f || !cJSON_AddTrueToObject(f, "_deleted")) {
     cJSON_Delete(f);
@@ -466,8 +404,7 @@ int gs_dev_delete(gs_dev *dev, const char *type, const char *entity_id)
   return err;
 }
 
-static cJSON *entity_json(const char *type, const char *id, int64_t rev, cJSON *fields, cJSON *ver)
-{
+static cJSON *entity_json(const char *type, const char *id, int64_t rev, cJSON *fields, cJSON *ver) {
   cJSON *o = cJSON_CreateObject();
   if (!o || !cJSON_AddStringToObject(o, "type", type) || !cJSON_AddStringToObject(o, "id", id) ||
       !cJSON_AddNumberToObject(o, "rev", (double)rev)) {
@@ -481,33 +418,28 @@ static cJSON *entity_json(const char *type, const char *id, int64_t rev, cJSON *
   return o;
 }
 
-int gs_dev_get(gs_dev *dev, const char *type, const char *entity_id, cJSON **out)
-{
+int gs_dev_get(gs_dev *dev, const char *type, const char *entity_id, cJSON **out) {
   cJSON *f = NULL, *v = NULL;
   int64_t rev = 0;
   *out = NULL;
-  if (!type || !entity_id)
-    return dev__fail(dev, GS_EINVAL, "type and id are required");
+  if (!type || !entity_id) return dev__fail(dev, GS_EINVAL, "type and id are required");
   int err = dev__entity_load(dev, type, entity_id, &f, &v, &rev);
   if (err) {
     cJSON_Delete(f);
     cJSON_Delete(v);
-    if (err == GS_ENOTFOUND)
-      dev__fail(dev, err, "no %s with id %s on this device (sync to fetch it)", type, entity_id);
+    if (err == GS_ENOTFOUND) dev__fail(dev, err, "no %s with id %s on this device (sync to fetch it)", type, entity_id);
     return err;
   }
   *out = entity_json(type, entity_id, rev, f, v);
   return *out ? GS_OK : dev__fail(dev, GS_ENOMEM, "out of memory");
 }
 
-int gs_dev_list(gs_dev *dev, const char *type, const char *grid, cJSON **out)
-{
+int gs_dev_list(gs_dev *dev, const char *type, const char *grid, cJSON **out) {
   sqlite3_stmt *st = NULL;
   cJSON *arr = cJSON_CreateArray();
   int err = GS_OK, rc;
   *out = NULL;
-  if (!arr)
-    return dev__fail(dev, GS_ENOMEM, "out of memory");
+  if (!arr) return dev__fail(dev, GS_ENOMEM, "out of memory");
   rc = sqlite3_prepare_v2(dev->db,
                           "SELECT id, fields, ver, rev FROM entity WHERE type=?1"
                           " AND (?2 IS NULL OR grid=?2)"
@@ -518,11 +450,9 @@ int gs_dev_list(gs_dev *dev, const char *type, const char *grid, cJSON **out)
     goto out;
   }
   sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-  if (grid)
-    sqlite3_bind_text(st, 2, grid, -1, SQLITE_STATIC);
+  if (grid) sqlite3_bind_text(st, 2, grid, -1, SQLITE_STATIC);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    cJSON *e = entity_json(type, (const char *)sqlite3_column_text(st, 0),
-                           sqlite3_column_int64(st, 3),
+    cJSON *e = entity_json(type, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 3),
                            cJSON_Parse((const char *)sqlite3_column_text(st, 1)),
                            cJSON_Parse((const char *)sqlite3_column_text(st, 2)));
     if (!e) {
@@ -531,25 +461,20 @@ int gs_dev_list(gs_dev *dev, const char *type, const char *grid, cJSON **out)
     }
     cJSON_AddItemToArray(arr, e);
   }
-  if (rc != SQLITE_DONE)
-    err = dev__fail(dev, GS_ESTORE, "list %s: %s", type, sqlite3_errmsg(dev->db));
+  if (rc != SQLITE_DONE) err = dev__fail(dev, GS_ESTORE, "list %s: %s", type, sqlite3_errmsg(dev->db));
 out:
   sqlite3_finalize(st);
-  if (err)
-    cJSON_Delete(arr);
-  else
-    *out = arr;
+  if (err) cJSON_Delete(arr);
+  else *out = arr;
   return err;
 }
 
-int gs_dev_rejected(gs_dev *dev, cJSON **out)
-{
+int gs_dev_rejected(gs_dev *dev, cJSON **out) {
   sqlite3_stmt *st = NULL;
   cJSON *arr = cJSON_CreateArray();
   int err = GS_OK, rc;
   *out = NULL;
-  if (!arr)
-    return dev__fail(dev, GS_ENOMEM, "out of memory");
+  if (!arr) return dev__fail(dev, GS_ENOMEM, "out of memory");
   rc = sqlite3_prepare_v2(dev->db,
                           "SELECT change_id, seq, type, entity, error, detail, body, at_ms"
                           " FROM rejected ORDER BY seq",
@@ -576,41 +501,31 @@ int gs_dev_rejected(gs_dev *dev, cJSON **out)
     cJSON_AddStringToObject(o, "detail", d ? d : "");
     cJSON_AddNumberToObject(o, "at_ms", (double)sqlite3_column_int64(st, 7));
     cJSON *ch = cJSON_Parse((const char *)sqlite3_column_text(st, 6));
-    if (ch)
-      cJSON_AddItemToObject(o, "change", ch);
+    if (ch) cJSON_AddItemToObject(o, "change", ch);
   }
-  if (rc != SQLITE_DONE)
-    err = dev__fail(dev, GS_ESTORE, "list rejected: %s", sqlite3_errmsg(dev->db));
+  if (rc != SQLITE_DONE) err = dev__fail(dev, GS_ESTORE, "list rejected: %s", sqlite3_errmsg(dev->db));
 out:
   sqlite3_finalize(st);
-  if (err)
-    cJSON_Delete(arr);
-  else
-    *out = arr;
+  if (err) cJSON_Delete(arr);
+  else *out = arr;
   return err;
 }
 
-int gs_dev_get_status(gs_dev *dev, gs_dev_status *st)
-{
+int gs_dev_get_status(gs_dev *dev, gs_dev_status *st) {
   dev_hlc h;
   sqlite3_stmt *q = NULL;
   memset(st, 0, sizeof(*st));
   snprintf(st->id, sizeof(st->id), "%s", dev->id);
   int err = dev__hlc_load(dev, &h);
-  if (err)
-    return err;
+  if (err) return err;
   st->hlc_ms = h.ms;
   st->hlc_c = h.c;
   err = dev__meta_get_i64(dev, "next_seq", 1, &st->next_seq);
-  if (err == GS_OK || err == GS_ENOTFOUND)
-    err = dev__meta_get_i64(dev, "acked_seq", 0, &st->acked_seq);
-  if (err == GS_OK || err == GS_ENOTFOUND)
-    err = dev__meta_get_i64(dev, "cursor", 0, &st->cursor);
-  if (err && err != GS_ENOTFOUND)
-    return err;
+  if (err == GS_OK || err == GS_ENOTFOUND) err = dev__meta_get_i64(dev, "acked_seq", 0, &st->acked_seq);
+  if (err == GS_OK || err == GS_ENOTFOUND) err = dev__meta_get_i64(dev, "cursor", 0, &st->cursor);
+  if (err && err != GS_ENOTFOUND) return err;
   st->outbox = dev__outbox_count(dev);
-  if (st->outbox < 0)
-    return dev__fail(dev, GS_ESTORE, "count outbox: %s", sqlite3_errmsg(dev->db));
+  if (st->outbox < 0) return dev__fail(dev, GS_ESTORE, "count outbox: %s", sqlite3_errmsg(dev->db));
   if (sqlite3_prepare_v2(dev->db, "SELECT count(*) FROM rejected", -1, &q, NULL) == SQLITE_OK &&
       sqlite3_step(q) == SQLITE_ROW)
     st->rejected = sqlite3_column_int64(q, 0);

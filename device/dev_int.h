@@ -13,7 +13,7 @@
 #include "gs_device.h"
 
 #define DEV_COUNTER_MAX 65535
-#define DEV_ID_MAX 64
+#define DEV_ID_MAX      64
 
 struct gs_dev {
   char home[PATH_MAX];
@@ -53,8 +53,7 @@ cJSON *dev__ver_new(dev_hlc h, const char *device);
  * (gs_dev_ver_cmp); a remote field without a version is ignored.
  * *max_seen (may be NULL) receives the greatest remote hlc seen.
  * Returns the number of local fields replaced, or -1 on OOM. */
-int dev__merge(cJSON *fields, cJSON *ver, const cJSON *rfields, const cJSON *rver,
-               dev_hlc *max_seen);
+int dev__merge(cJSON *fields, cJSON *ver, const cJSON *rfields, const cJSON *rver, dev_hlc *max_seen);
 
 /* ---- dev_store.c: SQLite store ---------------------------------------- */
 
@@ -75,11 +74,9 @@ int dev__hlc_save(gs_dev *dev, dev_hlc h);
 
 /* Entity copy. *fields / *ver are new cJSON objects owned by the caller;
  * GS_ENOTFOUND when absent (then both are empty objects). rev may be NULL. */
-int dev__entity_load(gs_dev *dev, const char *type, const char *id, cJSON **fields,
-                     cJSON **ver, int64_t *rev);
+int dev__entity_load(gs_dev *dev, const char *type, const char *id, cJSON **fields, cJSON **ver, int64_t *rev);
 /* Upserts; rev < 0 keeps the stored rev. */
-int dev__entity_save(gs_dev *dev, const char *type, const char *id, const cJSON *fields,
-                     const cJSON *ver, int64_t rev);
+int dev__entity_save(gs_dev *dev, const char *type, const char *id, const cJSON *fields, const cJSON *ver, int64_t rev);
 
 /* Outbox. */
 int dev__outbox_add(gs_dev *dev, int64_t seq, const char *change_id, const char *body);
@@ -87,11 +84,9 @@ int64_t dev__outbox_count(gs_dev *dev);
 /* Deletes every change with seq <= upto. */
 int dev__outbox_trim(gs_dev *dev, int64_t upto);
 /* Moves change change_id (if still in the outbox) to the rejected table. */
-int dev__outbox_reject(gs_dev *dev, const char *change_id, const char *error,
-                       const char *detail);
+int dev__outbox_reject(gs_dev *dev, const char *change_id, const char *error, const char *detail);
 /* Moves every outbox change with seq in [first, last] to rejected. */
-int dev__outbox_reject_range(gs_dev *dev, int64_t first, int64_t last, const char *error,
-                             const char *detail);
+int dev__outbox_reject_range(gs_dev *dev, int64_t first, int64_t last, const char *error, const char *detail);
 
 /* ---- dev_core.c -------------------------------------------------------- */
 

@@ -8,23 +8,17 @@
 #include "dev_int.h"
 #include "gs_error.h"
 
-int dev__merge(cJSON *fields, cJSON *ver, const cJSON *rfields, const cJSON *rver,
-               dev_hlc *max_seen)
-{
+int dev__merge(cJSON *fields, cJSON *ver, const cJSON *rfields, const cJSON *rver, dev_hlc *max_seen) {
   int replaced = 0;
   const cJSON *rv;
-  cJSON_ArrayForEach(rv, rver)
-  {
+  cJSON_ArrayForEach(rv, rver) {
     dev_hlc h;
-    if (!rv->string || dev__hlc_parse(rv, &h, NULL) != GS_OK)
-      continue;
-    if (max_seen && dev__hlc_cmp(h, *max_seen) > 0)
-      *max_seen = h;
+    if (!rv->string || dev__hlc_parse(rv, &h, NULL) != GS_OK) continue;
+    if (max_seen && dev__hlc_cmp(h, *max_seen) > 0) *max_seen = h;
     const cJSON *rval = cJSON_GetObjectItemCaseSensitive(rfields, rv->string);
     /* A version without a value means the field was cleared (null). */
     const cJSON *lv = cJSON_GetObjectItemCaseSensitive(ver, rv->string);
-    if (lv && gs_dev_ver_cmp(rv, lv) <= 0)
-      continue;
+    if (lv && gs_dev_ver_cmp(rv, lv) <= 0) continue;
     cJSON *nval = rval ? cJSON_Duplicate(rval, 1) : cJSON_CreateNull();
     cJSON *nver = cJSON_Duplicate(rv, 1);
     if (!nval || !nver) {

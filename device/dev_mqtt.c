@@ -35,23 +35,21 @@ typedef struct mqtt {
   char topic[2][128]; /* ack, down */
   char up[128], pull[128];
   char ca[PATH_MAX + 16], crt[PATH_MAX + 16], key[PATH_MAX + 16];
-  int connected;     /* CONNACK accepted */
-  int connack_rc;    /* -1 until a CONNACK */
+  int connected;  /* CONNACK accepted */
+  int connack_rc; /* -1 until a CONNACK */
   int sub_mid, suback, sub_refused;
   msg *head, *tail;
 } mqtt;
 
 static int lib_ready;
 
-static int mosq_err(mqtt *q, const char *op, int rc)
-{
+static int mosq_err(mqtt *q, const char *op, int rc) {
   int e = rc == MOSQ_ERR_TLS ? GS_ETLS : rc == MOSQ_ERR_NOMEM ? GS_ENOMEM : GS_ENET;
-  return dev__fail(q->dev, e, "mqtt %s to %s:%d as %s failed: %s (mosquitto %d)", op,
-                   q->dev->host, q->dev->mqtt_port, q->dev->id, mosquitto_strerror(rc), rc);
+  return dev__fail(q->dev, e, "mqtt %s to %s:%d as %s failed: %s (mosquitto %d)", op, q->dev->host, q->dev->mqtt_port,
+                   q->dev->id, mosquitto_strerror(rc), rc);
 }
 
-static void on_connect(struct mosquitto *m, void *obj, int rc)
-{
+static void on_connect(struct mosquitto *m, void *obj, int rc) {
   mqtt *q = obj;
   q->connack_rc = rc;
   q->connected = rc == 0;
@@ -59,25 +57,18 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 
 static void on_disconnect(struct mosquitto *m, void *obj, int rc) { ((mqtt *)obj)->connected = 0; }
 
-static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const int *granted)
-{
+static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const int *granted) {
   mqtt *q = obj;
-  if (mid != q->sub_mid)
-    return;
+  if (mid != q->sub_mid) return;
   q->suback = 1;
   for (int i = 0; i < n; i++)
-    if (granted[i] > 2)
-      q->sub_refused = 1;
+    if (granted[i] > 2) q->sub_refused = 1;
 }
 
-static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *mm)
-{
+static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *mm) {
   mqtt *q = obj;
-  int ch = !strcmp(mm->topic, q->topic[CH_ACK]) ? CH_ACK
-           : !strcmp(mm->topic, q->topic[CH_DOWN]) ? CH_DOWN
-                                                    : -1;
-  if (ch < 0 || mm->payloadlen <= 0)
-    return;
+  int ch = !strcmp(mm->topic, q->topic[CH_ACK]) ? CH_ACK : !strcmp(mm->topic, q->topic[CH_DOWN]) ? CH_DOWN : -1;
+  if (ch < 0 || mm->payloadlen <= 0) return;
   msg *n = gs_calloc(1, sizeof(*n));
   char *d = n ? gs_strndup(mm->payload, (size_t)mm->payloadlen) : NULL;
   if (!d) {
@@ -88,15 +79,12 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
   n->ch = ch;
   n->data = d;
   n->len = (size_t)mm->payloadlen;
-  if (q->tail)
-    q->tail->next = n;
-  else
-    q->head = n;
+  if (q->tail) q->tail->next = n;
+  else q->head = n;
   q->tail = n;
 }
 
-static void queue_clear(mqtt *q)
-{
+static void queue_clear(mqtt *q) {
   while (q->head) {
     msg *n = q->head;
     q->head = n->next;
@@ -108,9 +96,7 @@ static void queue_clear(mqtt *q)
 
 /* Takes the first queued reply on ch that accept() wants; drops those before
  * it on ch that it does not want. Returns 1 with *out set, else 0. */
-static int queue_take(mqtt *q, int ch, gs_dev_accept_fn accept, void *arg, char **out,
-                      size_t *len)
-{
+static int queue_take(mqtt *q, int ch, gs_dev_accept_fn accept, void *arg, char **out, size_t *len) {
   msg **pp = &q->head, *prev = NULL;
   while (*pp) {
     msg *n = *pp;
@@ -121,8 +107,7 @@ static int queue_take(mqtt *q, int ch, gs_dev_accept_fn accept, void *arg, char 
     }
     int ok = accept(n->data, n->len, arg);
     *pp = n->next;
-    if (q->tail == n)
-      q->tail = prev;
+    if (q->tail == n) q->tail = prev;
     if (ok) {
       *out = n->data;
       *len = n->len;
@@ -137,13 +122,12 @@ static int queue_take(mqtt *q, int ch, gs_dev_accept_fn accept, void *arg, char 
 }
 
 /* Runs the network loop until *flag is set or the deadline passes. */
-static int loop_until(mqtt *q, const int *flag, int64_t deadline, const char *what)
-{
+static int loop_until(mqtt *q, const int *flag, int64_t deadline, const char *what) {
   while (!*flag) {
     int64_t left = deadline - gs_mono_ms();
     if (left <= 0)
-      return dev__fail(q->dev, GS_ETIMEOUT, "mqtt: timed out waiting for %s from %s:%d", what,
-                       q->dev->host, q->dev->mqtt_port);
+      return dev__fail(q->dev, GS_ETIMEOUT, "mqtt: timed out waiting for %s from %s:%d", what, q->dev->host,
+                       q->dev->mqtt_port);
     int rc = mosquitto_loop(q->m, left < 100 ? (int)left : 100, 1);
     if (rc == MOSQ_ERR_CONN_LOST && q->connack_rc < 0)
       return dev__fail(q->dev, GS_ENET,
@@ -151,18 +135,15 @@ static int loop_until(mqtt *q, const int *flag, int64_t deadline, const char *wh
                        "check that device.crt is issued by the broker's CA, not revoked, and "
                        "that ca.crt is the broker's CA",
                        q->dev->host, q->dev->mqtt_port, q->dev->id);
-    if (rc != MOSQ_ERR_SUCCESS)
-      return mosq_err(q, what, rc);
+    if (rc != MOSQ_ERR_SUCCESS) return mosq_err(q, what, rc);
     if (q->connack_rc > 0)
-      return dev__fail(q->dev, GS_ETLS, "mqtt: broker %s:%d refused device %s: %s",
-                       q->dev->host, q->dev->mqtt_port, q->dev->id,
-                       mosquitto_connack_string(q->connack_rc));
+      return dev__fail(q->dev, GS_ETLS, "mqtt: broker %s:%d refused device %s: %s", q->dev->host, q->dev->mqtt_port,
+                       q->dev->id, mosquitto_connack_string(q->connack_rc));
   }
   return GS_OK;
 }
 
-static void mq_close(void *ctx)
-{
+static void mq_close(void *ctx) {
   mqtt *q = ctx;
   if (q->m) {
     if (q->connected) {
@@ -175,8 +156,7 @@ static void mq_close(void *ctx)
   q->connected = 0;
 }
 
-static int mq_connect(void *ctx, int timeout_ms)
-{
+static int mq_connect(void *ctx, int timeout_ms) {
   mqtt *q = ctx;
   int64_t deadline = gs_mono_ms() + timeout_ms;
   int rc, err;
@@ -184,8 +164,7 @@ static int mq_connect(void *ctx, int timeout_ms)
   q->connack_rc = -1;
   q->suback = q->sub_refused = 0;
   q->m = mosquitto_new(q->dev->id, false, q);
-  if (!q->m)
-    return dev__fail(q->dev, GS_ENOMEM, "mqtt: cannot create a client");
+  if (!q->m) return dev__fail(q->dev, GS_ENOMEM, "mqtt: cannot create a client");
   mosquitto_int_option(q->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
   /* small acks and PUBACKs must not wait for Nagle + delayed ACK (~40-90 ms each) */
   mosquitto_int_option(q->m, MOSQ_OPT_TCP_NODELAY, 1);
@@ -199,84 +178,66 @@ static int mq_connect(void *ctx, int timeout_ms)
     return err == GS_ENET ? GS_ETLS : err;
   }
   rc = mosquitto_connect(q->m, q->dev->host, q->dev->mqtt_port, 30);
-  if (rc != MOSQ_ERR_SUCCESS)
-    return mosq_err(q, "connect", rc);
-  if ((err = loop_until(q, &q->connected, deadline, "CONNACK")))
-    return err;
+  if (rc != MOSQ_ERR_SUCCESS) return mosq_err(q, "connect", rc);
+  if ((err = loop_until(q, &q->connected, deadline, "CONNACK"))) return err;
   const char *subs[2] = {q->topic[CH_ACK], q->topic[CH_DOWN]};
   rc = mosquitto_subscribe_multiple(q->m, &q->sub_mid, 2, (char *const *)subs, 1, 0, NULL);
-  if (rc != MOSQ_ERR_SUCCESS)
-    return mosq_err(q, "subscribe", rc);
-  if ((err = loop_until(q, &q->suback, deadline, "SUBACK")))
-    return err;
+  if (rc != MOSQ_ERR_SUCCESS) return mosq_err(q, "subscribe", rc);
+  if ((err = loop_until(q, &q->suback, deadline, "SUBACK"))) return err;
   if (q->sub_refused)
-    return dev__fail(q->dev, GS_EPROTO,
-                     "mqtt: broker refused subscriptions %s and %s (check its ACL for %s)",
-                     subs[0], subs[1], q->dev->id);
+    return dev__fail(q->dev, GS_EPROTO, "mqtt: broker refused subscriptions %s and %s (check its ACL for %s)", subs[0],
+                     subs[1], q->dev->id);
   gs_debug("mqtt: connected to %s:%d as %s", q->dev->host, q->dev->mqtt_port, q->dev->id);
   return GS_OK;
 }
 
-static int request(mqtt *q, const char *topic, int ch, const char *doc, size_t len,
-                   gs_dev_accept_fn accept, void *arg, int timeout_ms, char **reply,
-                   size_t *rlen)
-{
+static int request(mqtt *q, const char *topic, int ch, const char *doc, size_t len, gs_dev_accept_fn accept, void *arg,
+                   int timeout_ms, char **reply, size_t *rlen) {
   int64_t deadline = gs_mono_ms() + timeout_ms;
   *reply = NULL;
-  if (!q->m || !q->connected)
-    return dev__fail(q->dev, GS_ENET, "mqtt: not connected");
+  if (!q->m || !q->connected) return dev__fail(q->dev, GS_ENET, "mqtt: not connected");
   int rc = mosquitto_publish(q->m, NULL, topic, (int)len, doc, 1, false);
-  if (rc != MOSQ_ERR_SUCCESS)
-    return mosq_err(q, "publish", rc);
+  if (rc != MOSQ_ERR_SUCCESS) return mosq_err(q, "publish", rc);
   for (;;) {
-    if (queue_take(q, ch, accept, arg, reply, rlen))
-      return GS_OK;
+    if (queue_take(q, ch, accept, arg, reply, rlen)) return GS_OK;
     int64_t left = deadline - gs_mono_ms();
     if (left <= 0)
-      return dev__fail(q->dev, GS_ETIMEOUT, "mqtt: no %s on %s within %d ms",
-                       ch == CH_ACK ? "ack" : "page", q->topic[ch], timeout_ms);
+      return dev__fail(q->dev, GS_ETIMEOUT, "mqtt: no %s on %s within %d ms", ch == CH_ACK ? "ack" : "page",
+                       q->topic[ch], timeout_ms);
     rc = mosquitto_loop(q->m, left < 100 ? (int)left : 100, 1);
-    if (rc != MOSQ_ERR_SUCCESS)
-      return mosq_err(q, ch == CH_ACK ? "wait for ack" : "wait for page", rc);
+    if (rc != MOSQ_ERR_SUCCESS) return mosq_err(q, ch == CH_ACK ? "wait for ack" : "wait for page", rc);
   }
 }
 
-static int mq_push(void *ctx, const char *doc, size_t len, gs_dev_accept_fn accept, void *arg,
-                   int timeout_ms, char **reply, size_t *rlen)
-{
+static int mq_push(void *ctx, const char *doc, size_t len, gs_dev_accept_fn accept, void *arg, int timeout_ms,
+                   char **reply, size_t *rlen) {
   mqtt *q = ctx;
   return request(q, q->up, CH_ACK, doc, len, accept, arg, timeout_ms, reply, rlen);
 }
 
-static int mq_pull(void *ctx, const char *doc, size_t len, gs_dev_accept_fn accept, void *arg,
-                   int timeout_ms, char **reply, size_t *rlen)
-{
+static int mq_pull(void *ctx, const char *doc, size_t len, gs_dev_accept_fn accept, void *arg, int timeout_ms,
+                   char **reply, size_t *rlen) {
   mqtt *q = ctx;
   return request(q, q->pull, CH_DOWN, doc, len, accept, arg, timeout_ms, reply, rlen);
 }
 
-static void mq_destroy(void *ctx)
-{
+static void mq_destroy(void *ctx) {
   mqtt *q = ctx;
-  if (!q)
-    return;
+  if (!q) return;
   mq_close(q);
   queue_clear(q);
   gs_free(q);
 }
 
-static const gs_dev_transport_ops mqtt_ops = {"mqtt", mq_connect, mq_push, mq_pull, mq_close,
-                                              mq_destroy};
+static const gs_dev_transport_ops mqtt_ops = {"mqtt", mq_connect, mq_push, mq_pull, mq_close, mq_destroy};
 
-int gs_dev_mqtt_transport(gs_dev *dev, gs_dev_transport *t)
-{
+int gs_dev_mqtt_transport(gs_dev *dev, gs_dev_transport *t) {
   t->ops = NULL;
   t->ctx = NULL;
   if (!dev->host[0] || dev->mqtt_port <= 0)
     return dev__fail(dev, GS_ECONFIG, "%s/device.conf has no [mqtt] host and port", dev->home);
   mqtt *q = gs_calloc(1, sizeof(*q));
-  if (!q)
-    return dev__fail(dev, GS_ENOMEM, "out of memory");
+  if (!q) return dev__fail(dev, GS_ENOMEM, "out of memory");
   if (!lib_ready) {
     mosquitto_lib_init();
     lib_ready = 1;

@@ -36,13 +36,13 @@ typedef struct gs_dev gs_dev;
 
 /* What init writes to DIR/device.conf. Strings are borrowed by gs_dev_init. */
 typedef struct gs_dev_conf {
-  const char *id;        /* device id, [a-z0-9-]{3,64}; must equal the cert CN */
-  const char *ca;        /* path of the CA certificate (PEM) to copy in */
-  const char *cert;      /* path of the device certificate (PEM) to copy in */
-  const char *key;       /* path of the device private key (PEM) to copy in */
-  const char *host;      /* broker / collector host name or address */
-  int mqtt_port;         /* 1..65535 */
-  int coap_port;         /* 0 = none */
+  const char *id;   /* device id, [a-z0-9-]{3,64}; must equal the cert CN */
+  const char *ca;   /* path of the CA certificate (PEM) to copy in */
+  const char *cert; /* path of the device certificate (PEM) to copy in */
+  const char *key;  /* path of the device private key (PEM) to copy in */
+  const char *host; /* broker / collector host name or address */
+  int mqtt_port;    /* 1..65535 */
+  int coap_port;    /* 0 = none */
 } gs_dev_conf;
 
 /* Creates (or re-initialises) the device home DIR: copies the three PEM files
@@ -84,8 +84,7 @@ const char *gs_dev_errmsg(const gs_dev *dev);
  * the server only); all its fields then have no base.
  * Returns GS_OK, GS_EINVAL (bad type, id, field name, empty object, no grid on
  * create; nothing written), GS_ESTORE, GS_ENOMEM. */
-int gs_dev_set(gs_dev *dev, const char *type, const char *entity_id, const cJSON *fields,
-               char *out_id);
+int gs_dev_set(gs_dev *dev, const char *type, const char *entity_id, const cJSON *fields, char *out_id);
 
 /* Deletes an entity: gs_dev_set with {"_deleted": true}. GS_ENOTFOUND when the
  * entity is not in the local copy. */
@@ -105,13 +104,13 @@ int gs_dev_rejected(gs_dev *dev, cJSON **out);
 
 typedef struct gs_dev_status {
   char id[65];
-  int64_t outbox;      /* pending changes */
-  int64_t next_seq;    /* seq the next change will get */
-  int64_t acked_seq;   /* highest seq the collector acknowledged */
-  int64_t cursor;      /* pull cursor (server rev) */
-  int64_t hlc_ms;      /* HLC state */
+  int64_t outbox;    /* pending changes */
+  int64_t next_seq;  /* seq the next change will get */
+  int64_t acked_seq; /* highest seq the collector acknowledged */
+  int64_t cursor;    /* pull cursor (server rev) */
+  int64_t hlc_ms;    /* HLC state */
   int hlc_c;
-  int64_t rejected;    /* rows in the rejected table */
+  int64_t rejected; /* rows in the rejected table */
 } gs_dev_status;
 
 /* Fills *st. Returns GS_OK or GS_ESTORE. */
@@ -133,11 +132,11 @@ typedef struct gs_dev_transport_ops {
   /* Connects (and subscribes) within timeout_ms. */
   int (*connect)(void *ctx, int timeout_ms);
   /* Sends a change batch; waits for an accepted ack. */
-  int (*push)(void *ctx, const char *batch, size_t len, gs_dev_accept_fn accept, void *arg,
-              int timeout_ms, char **reply, size_t *reply_len);
+  int (*push)(void *ctx, const char *batch, size_t len, gs_dev_accept_fn accept, void *arg, int timeout_ms,
+              char **reply, size_t *reply_len);
   /* Sends a pull request; waits for an accepted page. */
-  int (*pull)(void *ctx, const char *req, size_t len, gs_dev_accept_fn accept, void *arg,
-              int timeout_ms, char **reply, size_t *reply_len);
+  int (*pull)(void *ctx, const char *req, size_t len, gs_dev_accept_fn accept, void *arg, int timeout_ms, char **reply,
+              size_t *reply_len);
   /* Disconnects; the context stays usable for connect. */
   void (*close)(void *ctx);
   /* Frees the context. NULL-safe on ctx. */
@@ -175,23 +174,23 @@ int gs_dev_coap_transport(gs_dev *dev, gs_dev_transport *t);
 /* ---- Sync ------------------------------------------------------------- */
 
 typedef struct gs_dev_sync_opts {
-  int timeout_ms;          /* whole sync budget; default 30000 */
-  int request_timeout_ms;  /* wait for one ack/page; default 10000 */
-  int max_changes;         /* per batch; default 200 */
-  size_t max_bytes;        /* per batch; default 200 KiB */
-  int pull_limit;          /* entities per page; default 500 */
-  int no_pull;             /* 1: push only */
+  int timeout_ms;         /* whole sync budget; default 30000 */
+  int request_timeout_ms; /* wait for one ack/page; default 10000 */
+  int max_changes;        /* per batch; default 200 */
+  size_t max_bytes;       /* per batch; default 200 KiB */
+  int pull_limit;         /* entities per page; default 500 */
+  int no_pull;            /* 1: push only */
 } gs_dev_sync_opts;
 
 typedef struct gs_dev_sync_stats {
-  int64_t pushed;       /* changes acknowledged this sync */
-  int64_t applied;      /* sums of the ack counters */
+  int64_t pushed;  /* changes acknowledged this sync */
+  int64_t applied; /* sums of the ack counters */
   int64_t duplicates;
   int64_t rejected;
   int64_t conflicts;
-  int64_t batches;      /* acks received */
-  int64_t retries;      /* resends after timeout or disconnect */
-  int64_t pulled;       /* entities merged from pages */
+  int64_t batches; /* acks received */
+  int64_t retries; /* resends after timeout or disconnect */
+  int64_t pulled;  /* entities merged from pages */
   int64_t pages;
 } gs_dev_sync_stats;
 
@@ -204,8 +203,7 @@ typedef struct gs_dev_sync_stats {
  * when the budget ran out (nothing lost: retry later); GS_ENET/GS_ETLS when
  * the collector could not be reached; GS_EPROTO on an unusable reply;
  * GS_ESTORE. gs_dev_errmsg() says what happened. */
-int gs_dev_sync(gs_dev *dev, gs_dev_transport *t, const gs_dev_sync_opts *opts,
-                gs_dev_sync_stats *st);
+int gs_dev_sync(gs_dev *dev, gs_dev_transport *t, const gs_dev_sync_opts *opts, gs_dev_sync_stats *st);
 
 /* ---- Versions (exposed for apps and tests) ---------------------------- */
 

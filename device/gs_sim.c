@@ -54,8 +54,7 @@ typedef struct sim {
 } sim;
 
 /* xorshift64*: reproducible per (seed, round, worker). */
-static uint64_t rnd_next(uint64_t *s)
-{
+static uint64_t rnd_next(uint64_t *s) {
   uint64_t x = *s;
   x ^= x >> 12;
   x ^= x << 25;
@@ -65,34 +64,29 @@ static uint64_t rnd_next(uint64_t *s)
 }
 static int rnd(uint64_t *s, int n) { return (int)(rnd_next(s) % (uint64_t)n); }
 
-static const char *const summaries[] = {
-  "入户走访，老人身体状况良好", "了解家庭近况，无特殊需求", "独居老人，已提醒注意用电安全",
-  "复查上次反映的问题，已解决", "宣传反诈知识，发放资料", "孩子上学情况正常，家长配合",
-  "询问医保缴费情况，已告知办理流程", "租户信息已核对更新"};
+static const char *const summaries[] = {"入户走访，老人身体状况良好",       "了解家庭近况，无特殊需求",
+                                        "独居老人，已提醒注意用电安全",     "复查上次反映的问题，已解决",
+                                        "宣传反诈知识，发放资料",           "孩子上学情况正常，家长配合",
+                                        "询问医保缴费情况，已告知办理流程", "租户信息已核对更新"};
 static const char *const kinds[] = {"routine", "routine", "routine", "follow_up", "care"};
-static const char *const categories[] = {"dispute", "safety_hazard", "environment", "facility",
-                                         "livelihood"};
+static const char *const categories[] = {"dispute", "safety_hazard", "environment", "facility", "livelihood"};
 static const char *const urgencies[] = {"low", "normal", "normal", "high", "critical"};
-static const char *const titles[] = {"楼道堆放杂物", "邻里噪音纠纷", "路灯损坏", "垃圾清运不及时",
-                                     "电动车楼内充电", "下水道堵塞", "困难家庭申请救助"};
-static const char *const descs[] = {"居民反映问题已持续一周，请尽快处理。",
-                                    "现场查看属实，已拍照留存。", "需要物业和社区共同协调解决。"};
-static const char *const tags[] = {"elderly_alone", "disabled", "left_behind_child", "low_income",
-                                   "rental"};
-static const char *const notes[] = {"家中有慢性病患者，需定期关注", "已更新联系电话",
-                                    "子女在外地工作", "近期有装修"};
+static const char *const titles[] = {"楼道堆放杂物",   "邻里噪音纠纷", "路灯损坏",        "垃圾清运不及时",
+                                     "电动车楼内充电", "下水道堵塞",   "困难家庭申请救助"};
+static const char *const descs[] = {"居民反映问题已持续一周，请尽快处理。", "现场查看属实，已拍照留存。",
+                                    "需要物业和社区共同协调解决。"};
+static const char *const tags[] = {"elderly_alone", "disabled", "left_behind_child", "low_income", "rental"};
+static const char *const notes[] = {"家中有慢性病患者，需定期关注", "已更新联系电话", "子女在外地工作", "近期有装修"};
 
 #define PICK(s, a) (a)[rnd((s), (int)(sizeof(a) / sizeof((a)[0])))]
 
-static int usage(void)
-{
+static int usage(void) {
   fprintf(stderr, "usage: gs-sim --workdir DIR --devices FILE --rounds R [--edits-per-round N]"
                   " [--seed S] [--jobs J] [--timeout SECS] [--progress]\n");
   return 2;
 }
 
-static int load_devices(sim *s)
-{
+static int load_devices(sim *s) {
   FILE *f = fopen(s->devices, "r");
   char line[8192];
   int lineno = 0, cap = 0;
@@ -103,8 +97,7 @@ static int load_devices(sim *s)
   while (fgets(line, sizeof(line), f)) {
     lineno++;
     line[strcspn(line, "\r\n")] = 0;
-    if (!line[0] || line[0] == '#')
-      continue;
+    if (!line[0] || line[0] == '#') continue;
     char *c1 = strchr(line, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
     if (!c2) {
       fprintf(stderr, "gs-sim: %s:%d: expected device_id,dir,grid1[;grid2]\n", s->devices, lineno);
@@ -143,8 +136,7 @@ static int load_devices(sim *s)
     }
     memcpy(w->home, c1 + 1, strlen(c1 + 1) + 1);
     for (char *t = c2 + 1, *end; t && w->ngrids < MAX_GRIDS; t = end ? end + 1 : NULL) {
-      if ((end = strchr(t, ';')))
-        *end = 0;
+      if ((end = strchr(t, ';'))) *end = 0;
       if (!gs_valid_org_id(t)) {
         fprintf(stderr, "gs-sim: %s:%d: bad grid id '%s'\n", s->devices, lineno, t);
         fclose(f);
@@ -168,8 +160,7 @@ static int load_devices(sim *s)
 }
 
 /* Resolves each worker's home, initialising it from a bundle when needed. */
-static int prepare_homes(sim *s)
-{
+static int prepare_homes(sim *s) {
   char path[4200], err[600];
   if (mkdir(s->workdir, 0700) != 0 && errno != EEXIST) {
     fprintf(stderr, "gs-sim: cannot create %s: %s\n", s->workdir, strerror(errno));
@@ -178,12 +169,10 @@ static int prepare_homes(sim *s)
   for (int i = 0; i < s->nw; i++) {
     worker *w = &s->w[i];
     snprintf(path, sizeof(path), "%s/device.db", w->home);
-    if (access(path, F_OK) == 0)
-      continue;
+    if (access(path, F_OK) == 0) continue;
     char home[4200];
     snprintf(home, sizeof(home), "%s/%s", s->workdir, w->id);
-    if (snprintf(path, sizeof(path), "%s/device.db", home) >= (int)sizeof(path) ||
-        strlen(home) >= sizeof(w->home)) {
+    if (snprintf(path, sizeof(path), "%s/device.db", home) >= (int)sizeof(path) || strlen(home) >= sizeof(w->home)) {
       fprintf(stderr, "gs-sim: path too long: %s\n", home);
       return 1;
     }
@@ -196,8 +185,7 @@ static int prepare_homes(sim *s)
   return 0;
 }
 
-static int edit(gs_dev *dev, const char *type, const char *id, cJSON *f, result *r)
-{
+static int edit(gs_dev *dev, const char *type, const char *id, cJSON *f, result *r) {
   int err = gs_dev_set(dev, type, id, f, NULL);
   cJSON_Delete(f);
   if (err) {
@@ -208,25 +196,21 @@ static int edit(gs_dev *dev, const char *type, const char *id, cJSON *f, result 
   return GS_OK;
 }
 
-static int do_sync(gs_dev *dev, gs_dev_transport *t, int timeout_s, result *r)
-{
+static int do_sync(gs_dev *dev, gs_dev_transport *t, int timeout_s, result *r) {
   gs_dev_sync_opts o = {timeout_s * 1000, 10000, 200, 200 * 1024, 500, 0};
   gs_dev_sync_stats st;
-  if (o.request_timeout_ms > o.timeout_ms / 2)
-    o.request_timeout_ms = o.timeout_ms / 2;
+  if (o.request_timeout_ms > o.timeout_ms / 2) o.request_timeout_ms = o.timeout_ms / 2;
   int err = gs_dev_sync(dev, t, &o, &st);
   r->acked += st.pushed - st.rejected;
   r->rejected += st.rejected;
   r->conflicts += st.conflicts;
   r->pulled += st.pulled;
-  if (err)
-    snprintf(r->msg, sizeof(r->msg), "sync: %s", gs_dev_errmsg(dev));
+  if (err) snprintf(r->msg, sizeof(r->msg), "sync: %s", gs_dev_errmsg(dev));
   return err;
 }
 
 /* One worker's round, in a child process. */
-static void run_worker(const sim *s, const worker *w, int round, uint64_t seed, result *r)
-{
+static void run_worker(const sim *s, const worker *w, int round, uint64_t seed, result *r) {
   gs_dev *dev = NULL;
   gs_dev_transport t = {NULL, NULL};
   cJSON *hh[MAX_GRIDS] = {0};
@@ -242,28 +226,23 @@ static void run_worker(const sim *s, const worker *w, int round, uint64_t seed, 
     goto out;
   }
   int budget = s->timeout_s / 2 > 1 ? s->timeout_s / 2 : 1;
-  if (do_sync(dev, &t, budget, r))
-    goto out;
+  if (do_sync(dev, &t, budget, r)) goto out;
   for (int g = 0; g < w->ngrids; g++) {
-    if (gs_dev_list(dev, "household", w->grids[g], &hh[g]) != GS_OK)
-      goto out;
+    if (gs_dev_list(dev, "household", w->grids[g], &hh[g]) != GS_OK) goto out;
     /* A grid nobody has filled yet: the worker registers a few households. */
     for (int k = cJSON_GetArraySize(hh[g]); k < 5; k++) {
       char addr[128];
-      snprintf(addr, sizeof(addr), "%s 幸福路%d号%d室", w->grids[g], rnd(&seed, 200) + 1,
-               rnd(&seed, 6) * 100 + 101);
+      snprintf(addr, sizeof(addr), "%s 幸福路%d号%d室", w->grids[g], rnd(&seed, 200) + 1, rnd(&seed, 6) * 100 + 101);
       cJSON *f = cJSON_CreateObject();
       cJSON_AddStringToObject(f, "grid", w->grids[g]);
       cJSON_AddStringToObject(f, "address", addr);
       cJSON_AddNumberToObject(f, "members", rnd(&seed, 6) + 1);
-      if (edit(dev, "household", NULL, f, r))
-        goto out;
+      if (edit(dev, "household", NULL, f, r)) goto out;
     }
     if (cJSON_GetArraySize(hh[g]) < 5) {
       cJSON_Delete(hh[g]);
       hh[g] = NULL;
-      if (gs_dev_list(dev, "household", w->grids[g], &hh[g]) != GS_OK)
-        goto out;
+      if (gs_dev_list(dev, "household", w->grids[g], &hh[g]) != GS_OK) goto out;
     }
   }
   for (int e = 0; e < s->edits; e++) {
@@ -276,8 +255,7 @@ static void run_worker(const sim *s, const worker *w, int round, uint64_t seed, 
     const char *hid = cJSON_GetObjectItem(h, "id")->valuestring;
     int dice = rnd(&seed, 100);
     cJSON *f = cJSON_CreateObject();
-    if (!f)
-      goto out;
+    if (!f) goto out;
     if (dice < 70) {
       cJSON_AddStringToObject(f, "grid", w->grids[g]);
       cJSON_AddStringToObject(f, "household", hid);
@@ -286,8 +264,7 @@ static void run_worker(const sim *s, const worker *w, int round, uint64_t seed, 
       cJSON_AddStringToObject(f, "kind", PICK(&seed, kinds));
       cJSON_AddStringToObject(f, "summary", PICK(&seed, summaries));
       cJSON_AddNumberToObject(f, "duration", 5 + rnd(&seed, 56));
-      if (edit(dev, "visit", NULL, f, r))
-        goto out;
+      if (edit(dev, "visit", NULL, f, r)) goto out;
     } else if (dice < 82) {
       cJSON_AddStringToObject(f, "grid", w->grids[g]);
       cJSON_AddStringToObject(f, "household", hid);
@@ -297,28 +274,22 @@ static void run_worker(const sim *s, const worker *w, int round, uint64_t seed, 
       cJSON_AddStringToObject(f, "description", PICK(&seed, descs));
       cJSON_AddStringToObject(f, "status", "open");
       cJSON_AddNumberToObject(f, "due_at", (double)(now + 3 * 86400000LL));
-      if (edit(dev, "report", NULL, f, r))
-        goto out;
+      if (edit(dev, "report", NULL, f, r)) goto out;
     } else {
       cJSON_AddNumberToObject(f, "members", 1 + rnd(&seed, 6));
       if (rnd(&seed, 2)) {
         cJSON *tg = cJSON_AddArrayToObject(f, "tags");
         cJSON_AddItemToArray(tg, cJSON_CreateString(PICK(&seed, tags)));
       }
-      if (rnd(&seed, 2))
-        cJSON_AddStringToObject(f, "note", PICK(&seed, notes));
-      if (edit(dev, "household", hid, f, r))
-        goto out;
+      if (rnd(&seed, 2)) cJSON_AddStringToObject(f, "note", PICK(&seed, notes));
+      if (edit(dev, "household", hid, f, r)) goto out;
     }
   }
-  if (do_sync(dev, &t, budget, r))
-    goto out;
+  if (do_sync(dev, &t, budget, r)) goto out;
   r->ok = 1;
 out:
-  for (int g = 0; g < MAX_GRIDS; g++)
-    cJSON_Delete(hh[g]);
-  if (t.ops)
-    t.ops->destroy(t.ctx);
+  for (int g = 0; g < MAX_GRIDS; g++) cJSON_Delete(hh[g]);
+  if (t.ops) t.ops->destroy(t.ctx);
   gs_dev_close(dev);
   (void)round;
 }
@@ -329,8 +300,7 @@ typedef struct slot {
   int idx;
 } slot;
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   sim s = {.rounds = 0, .edits = 20, .jobs = 8, .timeout_s = 60, .seed = 1};
   int64_t v;
   for (int i = 1; i < argc; i++) {
@@ -343,40 +313,29 @@ int main(int argc, char **argv)
       usage();
       return 0;
     }
-    if (!val)
-      return usage();
+    if (!val) return usage();
     i++;
-    if (!strcmp(a, "--workdir"))
-      s.workdir = val;
-    else if (!strcmp(a, "--devices"))
-      s.devices = val;
-    else if (!strcmp(a, "--rounds") && gs_parse_i64(val, 1, 100000, &v) == GS_OK)
-      s.rounds = (int)v;
-    else if (!strcmp(a, "--edits-per-round") && gs_parse_i64(val, 0, 100000, &v) == GS_OK)
-      s.edits = (int)v;
-    else if (!strcmp(a, "--jobs") && gs_parse_i64(val, 1, 1024, &v) == GS_OK)
-      s.jobs = (int)v;
-    else if (!strcmp(a, "--timeout") && gs_parse_i64(val, 1, 86400, &v) == GS_OK)
-      s.timeout_s = (int)v;
-    else if (!strcmp(a, "--seed") && gs_parse_i64(val, 0, INT64_MAX, &v) == GS_OK)
-      s.seed = (uint64_t)v;
+    if (!strcmp(a, "--workdir")) s.workdir = val;
+    else if (!strcmp(a, "--devices")) s.devices = val;
+    else if (!strcmp(a, "--rounds") && gs_parse_i64(val, 1, 100000, &v) == GS_OK) s.rounds = (int)v;
+    else if (!strcmp(a, "--edits-per-round") && gs_parse_i64(val, 0, 100000, &v) == GS_OK) s.edits = (int)v;
+    else if (!strcmp(a, "--jobs") && gs_parse_i64(val, 1, 1024, &v) == GS_OK) s.jobs = (int)v;
+    else if (!strcmp(a, "--timeout") && gs_parse_i64(val, 1, 86400, &v) == GS_OK) s.timeout_s = (int)v;
+    else if (!strcmp(a, "--seed") && gs_parse_i64(val, 0, INT64_MAX, &v) == GS_OK) s.seed = (uint64_t)v;
     else {
       fprintf(stderr, "gs-sim: bad option or value: %s %s\n", a, val);
       return usage();
     }
   }
-  if (!s.workdir || !s.devices || !s.rounds)
-    return usage();
+  if (!s.workdir || !s.devices || !s.rounds) return usage();
   gs_log_init("gs-sim", GS_LOG_WARN);
-  if (load_devices(&s) || prepare_homes(&s))
-    return 1;
+  if (load_devices(&s) || prepare_homes(&s)) return 1;
 
   result tot;
   int failed = 0;
   memset(&tot, 0, sizeof(tot));
   slot *slots = gs_calloc((size_t)s.jobs, sizeof(*slots));
-  if (!slots)
-    return 1;
+  if (!slots) return 1;
   int64_t t0 = gs_mono_ms();
   for (int round = 1; round <= s.rounds; round++) {
     int next = 0, running = 0;
@@ -397,8 +356,7 @@ int main(int argc, char **argv)
           close(fds[0]);
           alarm((unsigned)s.timeout_s); /* bounded: SIGALRM ends a stuck worker */
           result r;
-          uint64_t seed = s.seed * 6364136223846793005ULL + (uint64_t)round * 1000003ULL +
-                          (uint64_t)next * 7919ULL + 1;
+          uint64_t seed = s.seed * 6364136223846793005ULL + (uint64_t)round * 1000003ULL + (uint64_t)next * 7919ULL + 1;
           run_worker(&s, &s.w[next], round, seed, &r);
           gs_free(slots);
           gs_free(s.w);
@@ -407,8 +365,7 @@ int main(int argc, char **argv)
         }
         close(fds[1]);
         int k = 0;
-        while (slots[k].pid)
-          k++;
+        while (slots[k].pid) k++;
         slots[k] = (slot){pid, fds[0], next};
         next++;
         running++;
@@ -418,8 +375,7 @@ int main(int argc, char **argv)
       pid_t done = waitpid(-1, &status, WNOHANG);
       if (done <= 0) {
         done = wait(&status);
-        if (done <= 0)
-          break;
+        if (done <= 0) break;
       }
       for (int k = 0; k < s.jobs; k++)
         if (slots[k].pid == done) {
@@ -429,8 +385,7 @@ int main(int argc, char **argv)
           ssize_t n = read(slots[k].fd, &r, sizeof(r));
           close(slots[k].fd);
           if (n != (ssize_t)sizeof(r))
-            snprintf(r.msg, sizeof(r.msg), "%s",
-                     WIFSIGNALED(status) ? "killed (timeout or crash)" : "no result");
+            snprintf(r.msg, sizeof(r.msg), "%s", WIFSIGNALED(status) ? "killed (timeout or crash)" : "no result");
           tot.changes += r.changes;
           tot.acked += r.acked;
           tot.rejected += r.rejected;
@@ -438,22 +393,21 @@ int main(int argc, char **argv)
           tot.pulled += r.pulled;
           if (n != (ssize_t)sizeof(r) || !r.ok) {
             failed++;
-            fprintf(stderr, "gs-sim: round %d device %s failed: %s\n", round,
-                    s.w[slots[k].idx].id, r.msg[0] ? r.msg : "no result");
+            fprintf(stderr, "gs-sim: round %d device %s failed: %s\n", round, s.w[slots[k].idx].id,
+                    r.msg[0] ? r.msg : "no result");
           }
           slots[k].pid = 0;
           running--;
         }
     }
     if (s.progress || round == s.rounds)
-      fprintf(stderr, "round %d/%d workers %d changes %lld acked %lld rejected %lld\n", round,
-              s.rounds, s.nw, tot.changes, tot.acked, tot.rejected);
+      fprintf(stderr, "round %d/%d workers %d changes %lld acked %lld rejected %lld\n", round, s.rounds, s.nw,
+              tot.changes, tot.acked, tot.rejected);
   }
   double secs = (double)(gs_mono_ms() - t0) / 1000.0;
   printf("gs-sim: devices %d rounds %d changes %lld acked %lld rejected %lld conflicts %lld "
          "pulled %lld failed %d seconds %.1f\n",
-         s.nw, s.rounds, tot.changes, tot.acked, tot.rejected, tot.conflicts, tot.pulled, failed,
-         secs);
+         s.nw, s.rounds, tot.changes, tot.acked, tot.rejected, tot.conflicts, tot.pulled, failed, secs);
   gs_free(slots);
   gs_free(s.w);
   return failed ? 1 : 0;

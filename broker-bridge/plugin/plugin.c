@@ -87,8 +87,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata) {
   const char *id = mosquitto_client_id(ed->client);
   const char *addr = mosquitto_client_address(ed->client);
   if (!gs_rules_valid_cn(cn)) {
-    mosquitto_log_printf(MOSQ_LOG_NOTICE,
-                         "gs-plugin: refusing %s: certificate CN is not a gridsync id", addr);
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "gs-plugin: refusing %s: certificate CN is not a gridsync id", addr);
     return MOSQ_ERR_AUTH;
   }
   if (!id || strcmp(id, cn) != 0) {
@@ -100,15 +99,13 @@ static int on_basic_auth(int event, void *event_data, void *userdata) {
   }
   poll_crl(); /* a revocation published a moment ago must count already */
   if (gs_revoke_contains(g_plugin.revoke, serial)) {
-    mosquitto_log_printf(MOSQ_LOG_NOTICE,
-                         "gs-plugin: refusing %s (%s): certificate serial %s is revoked", addr,
-                         cn, serial);
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "gs-plugin: refusing %s (%s): certificate serial %s is revoked", addr, cn,
+                         serial);
     return MOSQ_ERR_AUTH;
   }
   rc = mosquitto_set_username(ed->client, cn);
   if (rc != MOSQ_ERR_SUCCESS) {
-    mosquitto_log_printf(MOSQ_LOG_ERR, "gs-plugin: setting username of %s failed: %s", cn,
-                         mosquitto_strerror(rc));
+    mosquitto_log_printf(MOSQ_LOG_ERR, "gs-plugin: setting username of %s failed: %s", cn, mosquitto_strerror(rc));
     return MOSQ_ERR_AUTH;
   }
   return MOSQ_ERR_SUCCESS;
@@ -131,8 +128,7 @@ static int on_acl_check(int event, void *event_data, void *userdata) {
   }
   if (gs_rules_allowed(cn, ed->topic, ed->access)) return MOSQ_ERR_PLUGIN_DEFER;
   if (ed->access != MOSQ_ACL_READ) {
-    mosquitto_log_printf(MOSQ_LOG_NOTICE, "gs-plugin: denied %s %s on \"%s\"",
-                         cn ? cn : "(dashboard)",
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "gs-plugin: denied %s %s on \"%s\"", cn ? cn : "(dashboard)",
                          ed->access == MOSQ_ACL_WRITE ? "publish" : "subscribe", ed->topic);
   }
   return MOSQ_ERR_ACL_DENIED;
@@ -143,11 +139,11 @@ static void kick_revoked(const char *serial, const char *cn, void *ud) {
   if (!cn) {
     mosquitto_log_printf(MOSQ_LOG_WARNING,
                          "gs-plugin: revoked serial %s is not in inventory.csv; cannot tell "
-                         "which client to disconnect", serial);
+                         "which client to disconnect",
+                         serial);
     return;
   }
-  mosquitto_log_printf(MOSQ_LOG_NOTICE,
-                       "gs-plugin: certificate %s of %s revoked: disconnecting %s", serial, cn, cn);
+  mosquitto_log_printf(MOSQ_LOG_NOTICE, "gs-plugin: certificate %s of %s revoked: disconnecting %s", serial, cn, cn);
   mosquitto_kick_client_by_username(cn, false);
 }
 
@@ -170,8 +166,8 @@ GS_EXPORT int mosquitto_plugin_version(int supported_version_count, const int *s
   return -1;
 }
 
-GS_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
-                          struct mosquitto_opt *options, int option_count) {
+GS_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, struct mosquitto_opt *options,
+                                    int option_count) {
   const char *pki = NULL;
   int rc;
   for (int i = 0; i < option_count; i++)
@@ -189,8 +185,7 @@ GS_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
   if ((rc = mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL)) ||
       (rc = mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL)) ||
       (rc = mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, NULL))) {
-    mosquitto_log_printf(MOSQ_LOG_ERR, "gs-plugin: registering callbacks failed: %s",
-                         mosquitto_strerror(rc));
+    mosquitto_log_printf(MOSQ_LOG_ERR, "gs-plugin: registering callbacks failed: %s", mosquitto_strerror(rc));
     return rc;
   }
   mosquitto_log_printf(MOSQ_LOG_NOTICE, "gs-plugin: loaded (pki %s)", pki);

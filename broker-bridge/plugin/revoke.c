@@ -22,9 +22,7 @@ struct gs_revoke {
   size_t n;
 };
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static const char *norm(const char *hex) {
   while (hex[0] == '0' && hex[1]) hex++;
@@ -50,21 +48,20 @@ static int load_crl(gs_revoke *r, char ***out, size_t *n) {
   char **set = NULL;
   int rc = -1;
   if (!(f = fopen(r->ca_path, "r")) || !(ca = PEM_read_X509(f, NULL, NULL, NULL))) {
-    mosquitto_log_printf(MOSQ_LOG_WARNING, "gs-plugin: cannot read CA %s; CRL not (re)loaded",
-                         r->ca_path);
+    mosquitto_log_printf(MOSQ_LOG_WARNING, "gs-plugin: cannot read CA %s; CRL not (re)loaded", r->ca_path);
     goto out;
   }
   fclose(f);
   if (!(f = fopen(r->crl_path, "r")) || !(crl = PEM_read_X509_CRL(f, NULL, NULL, NULL))) {
-    mosquitto_log_printf(MOSQ_LOG_WARNING, "gs-plugin: cannot parse CRL %s; keeping the previous one",
-                         r->crl_path);
+    mosquitto_log_printf(MOSQ_LOG_WARNING, "gs-plugin: cannot parse CRL %s; keeping the previous one", r->crl_path);
     goto out;
   }
   EVP_PKEY *pub = X509_get0_pubkey(ca);
   if (!pub || X509_CRL_verify(crl, pub) != 1) {
     mosquitto_log_printf(MOSQ_LOG_WARNING,
                          "gs-plugin: CRL %s is not signed by %s; ignoring it (regenerate it with "
-                         "gs-certs crl)", r->crl_path, r->ca_path);
+                         "gs-certs crl)",
+                         r->crl_path, r->ca_path);
     goto out;
   }
   STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(crl);
@@ -122,8 +119,8 @@ static int lookup_cn(const gs_revoke *r, const char *serial, char *cn, size_t cn
 }
 
 static int changed(const struct stat *a, const struct stat *b) {
-  return a->st_ino != b->st_ino || a->st_size != b->st_size ||
-         a->st_mtim.tv_sec != b->st_mtim.tv_sec || a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
+  return a->st_ino != b->st_ino || a->st_size != b->st_size || a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+         a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
 }
 
 gs_revoke *gs_revoke_new(const char *pki) {
@@ -164,7 +161,7 @@ int gs_revoke_poll(gs_revoke *r, gs_revoke_cb cb, void *ud) {
   free_set(r->serials, r->n);
   r->serials = set;
   r->n = n;
-  mosquitto_log_printf(MOSQ_LOG_NOTICE, "gs-plugin: loaded CRL %s: %zu revoked, %d new",
-                       r->crl_path, n, cb ? reported : 0);
+  mosquitto_log_printf(MOSQ_LOG_NOTICE, "gs-plugin: loaded CRL %s: %zu revoked, %d new", r->crl_path, n,
+                       cb ? reported : 0);
   return reported;
 }

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#define COLLECTOR_CN "gs-collector"
+#define COLLECTOR_CN  "gs-collector"
 #define BRIDGE_PREFIX "bridge-"
-#define STATUS_ALL "gs/v1/status/#"
+#define STATUS_ALL    "gs/v1/status/#"
 
 int gs_rules_valid_cn(const char *s) {
   size_t n = s ? strlen(s) : 0;
@@ -70,9 +70,7 @@ int gs_rules_allowed(const char *cn, const char *topic, int access) {
     static const char *const w[] = {"gs/v1/dev/+/ack", "gs/v1/dev/+/down", STATUS_ALL};
     return read ? any_within(topic, r, 3) : any_within(topic, w, 3);
   }
-  if (strncmp(cn, BRIDGE_PREFIX, strlen(BRIDGE_PREFIX)) == 0) {
-    return gs_rules_topic_within(topic, STATUS_ALL);
-  }
+  if (strncmp(cn, BRIDGE_PREFIX, strlen(BRIDGE_PREFIX)) == 0) { return gs_rules_topic_within(topic, STATUS_ALL); }
   /* a device: its own topics only */
   char a[96], b[96];
   if (read) {

@@ -22,8 +22,8 @@
 #define TICK_MS 200
 
 typedef struct pub_state {
-  char *sig;        /* document without as_of at the last publication */
-  int64_t last_ms;  /* monotonic ms of the last publication, 0 = never */
+  char *sig;       /* document without as_of at the last publication */
+  int64_t last_ms; /* monotonic ms of the last publication, 0 = never */
 } pub_state;
 
 typedef struct app {
@@ -45,19 +45,18 @@ static void on_signal(int sig) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: gs-rollup --db CITY.db --host H --port P --cafile F --certfile F --keyfile F [options]\n"
-          "  --db FILE            store with the whole org tree (gs-admin --db FILE org import tree.csv)\n"
-          "  --client-id ID       default bridge-rollup; must equal the certificate's CN\n"
-          "                       (gs-certs --pki CITY_PKI issue-service bridge-rollup)\n"
-          "  --inputs-level L     level the bridges carry up (default district); units above it are published\n"
-          "  --stale-after S      an input whose as_of is older than S seconds and whose bridge is not\n"
-          "                       connected is listed in \"stale\" (default 300)\n"
-          "  --interval-ms N      at most one publication per unit per N ms (default 1000)\n"
-          "  --heartbeat S        republish unchanged units every S seconds so as_of stays fresh (default 60)\n"
-          "  --keepalive S        MQTT keepalive (default 30)\n"
-          "  --timezone TZ        as_of and period (default Asia/Shanghai)\n"
-          "  --log-level L        debug, info, warn, error (default info)\n");
+  fprintf(f, "usage: gs-rollup --db CITY.db --host H --port P --cafile F --certfile F --keyfile F [options]\n"
+             "  --db FILE            store with the whole org tree (gs-admin --db FILE org import tree.csv)\n"
+             "  --client-id ID       default bridge-rollup; must equal the certificate's CN\n"
+             "                       (gs-certs --pki CITY_PKI issue-service bridge-rollup)\n"
+             "  --inputs-level L     level the bridges carry up (default district); units above it are published\n"
+             "  --stale-after S      an input whose as_of is older than S seconds and whose bridge is not\n"
+             "                       connected is listed in \"stale\" (default 300)\n"
+             "  --interval-ms N      at most one publication per unit per N ms (default 1000)\n"
+             "  --heartbeat S        republish unchanged units every S seconds so as_of stays fresh (default 60)\n"
+             "  --keepalive S        MQTT keepalive (default 30)\n"
+             "  --timezone TZ        as_of and period (default Asia/Shanghai)\n"
+             "  --log-level L        debug, info, warn, error (default info)\n");
 }
 
 static int num_opt(const char *name, const char *v, int64_t min, int64_t max, int64_t *out) {

@@ -14,7 +14,7 @@
 #include "gs_mem.h"
 
 #define TOPIC_PREFIX "gs/v1/status/"
-#define LINK_SUFFIX "/link"
+#define LINK_SUFFIX  "/link"
 
 static const char *const levels[] = {"city", "district", "street", "community", "grid"};
 
@@ -23,7 +23,7 @@ enum link { LINK_UNKNOWN = -1, LINK_DOWN = 0, LINK_UP = 1 };
 
 typedef struct unit {
   char *id, *name;
-  int level; /* index in levels[] */
+  int level;  /* index in levels[] */
   int parent; /* index or -1 */
   enum role role;
   /* inputs only */
@@ -156,8 +156,10 @@ int gs_rollup_new(gs_rollup **out, const gs_rollup_config *cfg, char *err, size_
   }
   if (r->ninputs == 0) {
     rc = GS_ECONFIG;
-    snprintf(err, errlen, "the org tree in %s has no %s below a %s; import the whole tree (gs-admin org export at "
-             "each district, org import here)", cfg->db_path, levels[in_level], levels[in_level - 1]);
+    snprintf(err, errlen,
+             "the org tree in %s has no %s below a %s; import the whole tree (gs-admin org export at "
+             "each district, org import here)",
+             cfg->db_path, levels[in_level], levels[in_level - 1]);
     goto out;
   }
   rc = GS_OK;
@@ -346,8 +348,7 @@ static int sum_subtree(gs_rollup *r, size_t idx, cJSON *acc, cJSON *stale, int64
       rc = sum_subtree(r, i, acc, stale, now_ms);
     } else if (c->role == ROLE_INPUT) {
       if (c->doc) rc = add_counts(acc, c->doc, 1); /* a stale child still counts: its last numbers stand */
-      if (!rc && input_stale(r, c, now_ms) && !cJSON_AddItemToArray(stale, cJSON_CreateString(c->id)))
-        rc = GS_ENOMEM;
+      if (!rc && input_stale(r, c, now_ms) && !cJSON_AddItemToArray(stale, cJSON_CreateString(c->id))) rc = GS_ENOMEM;
     }
     if (rc) return rc;
   }

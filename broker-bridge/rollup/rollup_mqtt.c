@@ -85,8 +85,8 @@ static void on_io(void *ctx, int fd, short re) {
 static void on_connect_cb(struct mosquitto *mosq, void *obj, int rc) {
   gs_rmqtt *m = obj;
   if (rc != 0) {
-    gs_error("mqtt: broker %s:%d refused %s: %s; check the certificate (CN must equal the client id)", m->host,
-             m->port, m->client_id, mosquitto_connack_string(rc));
+    gs_error("mqtt: broker %s:%d refused %s: %s; check the certificate (CN must equal the client id)", m->host, m->port,
+             m->client_id, mosquitto_connack_string(rc));
     return;
   }
   m->connected = 1;

@@ -105,8 +105,8 @@ int gs_admin_org_import(sqlite3 *db, const char *path, int *count, char *err, si
   size_t off = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
   if (csv_parse(&p, text + off, len - off, on_field, on_row, &st) != len - off ||
       csv_fini(&p, on_field, on_row, &st) != 0) {
-    snprintf(err, errlen, "%s: line %ld: malformed CSV (%s); fix the quoting and import again", path,
-             st.line + 1, csv_strerror(csv_error(&p)));
+    snprintf(err, errlen, "%s: line %ld: malformed CSV (%s); fix the quoting and import again", path, st.line + 1,
+             csv_strerror(csv_error(&p)));
     goto out;
   }
   if (st.oom) {
@@ -117,9 +117,9 @@ int gs_admin_org_import(sqlite3 *db, const char *path, int *count, char *err, si
     snprintf(err, errlen, "%s: not valid UTF-8; save the file as UTF-8 and import again", path);
     goto out;
   }
-  if (st.n == 0 || st.rows[0].nf != 4 || !st.rows[0].f[0] || strcmp(st.rows[0].f[0], "id") ||
-      !st.rows[0].f[1] || strcmp(st.rows[0].f[1], "parent") || !st.rows[0].f[2] ||
-      strcmp(st.rows[0].f[2], "level") || !st.rows[0].f[3] || strcmp(st.rows[0].f[3], "name")) {
+  if (st.n == 0 || st.rows[0].nf != 4 || !st.rows[0].f[0] || strcmp(st.rows[0].f[0], "id") || !st.rows[0].f[1] ||
+      strcmp(st.rows[0].f[1], "parent") || !st.rows[0].f[2] || strcmp(st.rows[0].f[2], "level") || !st.rows[0].f[3] ||
+      strcmp(st.rows[0].f[3], "name")) {
     snprintf(err, errlen, "%s: line 1: the header must be exactly id,parent,level,name", path);
     goto out;
   }
@@ -144,8 +144,7 @@ int gs_admin_org_import(sqlite3 *db, const char *path, int *count, char *err, si
     csv_row *r = &st.rows[i];
     if (r->nf == 1 && !r->f[0]) continue; /* blank line */
     if (r->nf != 4) {
-      snprintf(err, errlen, "%s: line %ld: expected 4 columns (id,parent,level,name), found %d", path, r->line,
-               r->nf);
+      snprintf(err, errlen, "%s: line %ld: expected 4 columns (id,parent,level,name), found %d", path, r->line, r->nf);
       goto out;
     }
     if (!gs_valid_org_id(r->f[0])) {
@@ -155,8 +154,8 @@ int gs_admin_org_import(sqlite3 *db, const char *path, int *count, char *err, si
     }
     int lv = r->f[2] ? level_index(r->f[2]) : -1;
     if (lv < 0) {
-      snprintf(err, errlen, "%s: line %ld: level '%.32s' must be city, district, street, community or grid",
-               path, r->line, r->f[2] ? r->f[2] : "");
+      snprintf(err, errlen, "%s: line %ld: level '%.32s' must be city, district, street, community or grid", path,
+               r->line, r->f[2] ? r->f[2] : "");
       goto out;
     }
     if ((lv == 0) != (r->f[1] == NULL)) {
@@ -196,8 +195,8 @@ int gs_admin_org_import(sqlite3 *db, const char *path, int *count, char *err, si
     }
     int plv = level_index((const char *)sqlite3_column_text(get, 0));
     if (plv != level_index(r->f[2]) - 1) {
-      snprintf(err, errlen, "%s: line %ld: parent '%s' is a %s; a %s's parent must be a %s", path, r->line,
-               r->f[1], levels[plv < 0 ? 0 : plv], r->f[2], levels[level_index(r->f[2]) - 1]);
+      snprintf(err, errlen, "%s: line %ld: parent '%s' is a %s; a %s's parent must be a %s", path, r->line, r->f[1],
+               levels[plv < 0 ? 0 : plv], r->f[2], levels[level_index(r->f[2]) - 1]);
       goto out;
     }
   }
@@ -317,8 +316,7 @@ int gs_admin_device_add(sqlite3 *db, const char *device, const char *grids, cons
   sqlite3_finalize(st);
   st = NULL;
   if (grids) {
-    if (sqlite3_prepare_v2(db, "DELETE FROM device_grid WHERE device=?1", -1, &st, NULL) != SQLITE_OK)
-      goto store_err;
+    if (sqlite3_prepare_v2(db, "DELETE FROM device_grid WHERE device=?1", -1, &st, NULL) != SQLITE_OK) goto store_err;
     sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) goto store_err;
     sqlite3_finalize(st);
@@ -380,14 +378,15 @@ int gs_admin_device_list(sqlite3 *db, FILE *out, int csv) {
                          -1, &st, NULL) != SQLITE_OK)
     return GS_ESTORE;
   if (csv) fprintf(out, "id,worker,enabled,acked_seq,last_seen_ms,grids\n");
-  else fprintf(out, "%-24s %-12s %-7s %10s %-20s %s\n", "DEVICE", "WORKER", "ENABLED", "ACKED_SEQ", "LAST_SEEN", "GRIDS");
+  else
+    fprintf(out, "%-24s %-12s %-7s %10s %-20s %s\n", "DEVICE", "WORKER", "ENABLED", "ACKED_SEQ", "LAST_SEEN", "GRIDS");
   while (sqlite3_step(st) == SQLITE_ROW) {
     const char *id = (const char *)sqlite3_column_text(st, 0), *w = (const char *)sqlite3_column_text(st, 1);
     const char *g = (const char *)sqlite3_column_text(st, 5);
     long long seen = sqlite3_column_int64(st, 4);
     if (csv) {
-      fprintf(out, "%s,\"%s\",%d,%lld,%lld,%s\n", id, w, sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3),
-              seen, g);
+      fprintf(out, "%s,\"%s\",%d,%lld,%lld,%s\n", id, w, sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3), seen,
+              g);
     } else {
       char ts[32] = "never";
       if (seen) {
@@ -432,10 +431,10 @@ int gs_admin_conflicts(sqlite3 *db, FILE *out, int all) {
 
 static const char *const surnames[] = {"王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周",
                                        "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林", "罗"};
-static const char *const given[] = {"伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军",
-                                    "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"};
-static const char *const street_names[] = {"人民路", "解放路", "和平街", "建设路", "中山路", "朝阳街",
-                                           "幸福路", "光明街", "文化路", "新华街"};
+static const char *const given[] = {"伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊",   "军",
+                                    "洋", "勇", "艳", "杰",   "娟", "涛", "明", "超", "秀兰", "霞"};
+static const char *const street_names[] = {"人民路", "解放路", "和平街", "建设路", "中山路",
+                                           "朝阳街", "幸福路", "光明街", "文化路", "新华街"};
 static const char *const community_names[] = {"阳光", "翠苑", "锦绣", "和谐", "春晖", "金桥", "绿洲", "明珠"};
 
 static int exec_fmt(sqlite3 *db, sqlite3_stmt *ins, const char *id, const char *parent, const char *level,
@@ -449,8 +448,7 @@ static int exec_fmt(sqlite3 *db, sqlite3_stmt *ins, const char *id, const char *
   return sqlite3_step(ins) == SQLITE_DONE ? GS_OK : gs_store_err(sqlite3_errcode(db));
 }
 
-int gs_admin_seed(gs_engine *e, int streets, int communities, int grids, int households, char *err,
-                  size_t errlen) {
+int gs_admin_seed(gs_engine *e, int streets, int communities, int grids, int households, char *err, size_t errlen) {
   return gs_admin_seed_district(e, 1, streets, communities, grids, households, err, errlen);
 }
 
@@ -474,8 +472,8 @@ int gs_admin_seed_district(gs_engine *e, int district, int streets, int communit
   sqlite3_stmt *ins = NULL;
   int rc = gs_store_exec(db, "BEGIN IMMEDIATE");
   if (rc) return rc;
-  if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO org(id,parent,level,name) VALUES(?1,?2,?3,?4)", -1, &ins,
-                         NULL) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO org(id,parent,level,name) VALUES(?1,?2,?3,?4)", -1, &ins, NULL) !=
+      SQLITE_OK) {
     rc = GS_ESTORE;
     goto fail;
   }
@@ -539,9 +537,9 @@ int gs_admin_seed_district(gs_engine *e, int district, int streets, int communit
       gs_uuid4(id);
       int k = g * 1000 + h;
       snprintf(name, sizeof name, "%s%s", surnames[(k * 13) % 20], given[(k * 7 + h) % 20]);
-      snprintf(addr, sizeof addr, "%s%d号%d栋%d单元%d室", street_names[g % 10], 10 + g, 1 + h / 40,
-               1 + (h / 10) % 4, 101 + (h % 10) + 100 * ((h / 2) % 6));
-      const char *tags = (k % 9 == 0)   ? "[\"elderly_alone\"]"
+      snprintf(addr, sizeof addr, "%s%d号%d栋%d单元%d室", street_names[g % 10], 10 + g, 1 + h / 40, 1 + (h / 10) % 4,
+               101 + (h % 10) + 100 * ((h / 2) % 6));
+      const char *tags = (k % 9 == 0)    ? "[\"elderly_alone\"]"
                          : (k % 13 == 0) ? "[\"disabled\",\"low_income\"]"
                          : (k % 17 == 0) ? "[\"left_behind_child\"]"
                                          : "[]";
@@ -552,8 +550,7 @@ int gs_admin_seed_district(gs_engine *e, int district, int streets, int communit
       gs_buf_json_str(&b, addr);
       gs_buf_puts(&b, ",\"head_name\":");
       gs_buf_json_str(&b, name);
-      gs_buf_printf(&b, ",\"members\":%d,\"phone\":\"138%08d\",\"tags\":%s}}", 1 + k % 5, k * 7919 % 100000000,
-                    tags);
+      gs_buf_printf(&b, ",\"members\":%d,\"phone\":\"138%08d\",\"tags\":%s}}", 1 + k % 5, k * 7919 % 100000000, tags);
     }
     gs_buf_puts(&b, "]}");
     gs_buf ack = GS_BUF_INIT;

@@ -28,8 +28,7 @@ int gs_admin_device_list(sqlite3 *db, FILE *out, int csv);
 int gs_admin_conflicts(sqlite3 *db, FILE *out, int all);
 /* Seeds a demo city: org tree, households (Chinese names and addresses),
  * devices dev-0001.. with one grid each. Writes through the engine. */
-int gs_admin_seed(gs_engine *e, int streets, int communities, int grids, int households, char *err,
-                  size_t errlen);
+int gs_admin_seed(gs_engine *e, int streets, int communities, int grids, int households, char *err, size_t errlen);
 /* [bridge] The same for district N (1..99) of the demo city: district 1 is
  * what gs_admin_seed makes; N >= 2 gets ids d-0N, s-N-01, cm-N-0101, g-N-0001,
  * dev-N-0001, so two districts seeded into two stores never collide. */

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include <cjson/cJSON.h>
 
 #include "admin_cli.h"
@@ -18,7 +17,6 @@
 #include "gs_schema.h"
 #include "gs_status.h"
 #include "gs_util.h"
-
 
 static void pct(int64_t a, int64_t b, char *out, size_t n) {
   if (b <= 0) snprintf(out, n, "   -");
@@ -34,7 +32,8 @@ static void row(gs_status *s, const char *org, int depth, int64_t now) {
   if (gs_status_doc(s, org, now, &doc) == GS_OK) {
     cJSON *d = cJSON_Parse(doc.data);
     const cJSON *nm = cJSON_GetObjectItem(d, "name"), *lv = cJSON_GetObjectItem(d, "level");
-    if (cJSON_IsString(nm) && cJSON_IsString(lv)) snprintf(name, sizeof name, "%s (%s)", nm->valuestring, lv->valuestring);
+    if (cJSON_IsString(nm) && cJSON_IsString(lv))
+      snprintf(name, sizeof name, "%s (%s)", nm->valuestring, lv->valuestring);
     cJSON_Delete(d);
   }
   gs_buf_free(&doc);
@@ -42,10 +41,10 @@ static void row(gs_status *s, const char *org, int depth, int64_t now) {
   size_t w = gs_utf8_width(name);
   int pad = w < 30 ? (int)(30 - w) : 0;
   printf("%*s%-*s %s%*s %7lld %7lld %s %6lld %5lld %2lld/%2lld/%2lld/%2lld %7lld %6lld %6lld\n", depth * 2, "",
-         16 - depth * 2 > 4 ? 16 - depth * 2 : 4, org, name, pad, "", (long long)n.households, (long long)n.visited_period, cov,
-         (long long)n.visits_today, (long long)n.reports_open, (long long)n.by_urgency[0], (long long)n.by_urgency[1],
-         (long long)n.by_urgency[2], (long long)n.by_urgency[3], (long long)n.reports_overdue, (long long)n.care_due,
-         (long long)n.devices_active);
+         16 - depth * 2 > 4 ? 16 - depth * 2 : 4, org, name, pad, "", (long long)n.households,
+         (long long)n.visited_period, cov, (long long)n.visits_today, (long long)n.reports_open,
+         (long long)n.by_urgency[0], (long long)n.by_urgency[1], (long long)n.by_urgency[2], (long long)n.by_urgency[3],
+         (long long)n.reports_overdue, (long long)n.care_due, (long long)n.devices_active);
 }
 
 static void tree(gs_status *s, const char *org, int depth, int64_t now, int recurse) {
@@ -205,10 +204,11 @@ static int export_cmd(gs_engine *e, int argc, char **argv, char *err, size_t err
   sqlite3 *db = gs_engine_db(e);
   sqlite3_stmt *st = NULL;
   /* all grids under org (or everything) */
-  const char *sql = org ? "WITH RECURSIVE sub(id) AS (SELECT ?2 UNION ALL SELECT o.id FROM org o JOIN sub ON o.parent = sub.id) "
-                          "SELECT e.id, e.rev, e.fields, e.ver FROM entity e WHERE e.type = ?1 AND e.grid IN (SELECT id FROM sub) "
-                          "ORDER BY e.rev"
-                        : "SELECT e.id, e.rev, e.fields, e.ver FROM entity e WHERE e.type = ?1 ORDER BY e.rev";
+  const char *sql =
+      org ? "WITH RECURSIVE sub(id) AS (SELECT ?2 UNION ALL SELECT o.id FROM org o JOIN sub ON o.parent = sub.id) "
+            "SELECT e.id, e.rev, e.fields, e.ver FROM entity e WHERE e.type = ?1 AND e.grid IN (SELECT id FROM sub) "
+            "ORDER BY e.rev"
+          : "SELECT e.id, e.rev, e.fields, e.ver FROM entity e WHERE e.type = ?1 ORDER BY e.rev";
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "export: %s", sqlite3_errmsg(db));
     gs_schema_free(schema);

@@ -15,24 +15,22 @@
 #endif
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: gs-admin --db FILE <command> [args]\n"
-          "  org import FILE.csv                 import/update the org tree (header id,parent,level,name)\n"
-          "  org export [FILE.csv] [--root ORG]  write the org tree (or ORG's subtree) as CSV, stdout without FILE\n"
-          "  device add DEVICE --grids g1,g2 [--worker NAME]\n"
-          "  device disable|enable DEVICE\n"
-          "  device list [--csv]\n"
-          "  conflicts [--all]                   concurrent edits logged for review\n"
-          "  seed [--streets N] [--communities N] [--grids N] [--households N] [--district N]\n"
-          "                                      a demo city with Chinese names and addresses\n"
+  fprintf(f, "usage: gs-admin --db FILE <command> [args]\n"
+             "  org import FILE.csv                 import/update the org tree (header id,parent,level,name)\n"
+             "  org export [FILE.csv] [--root ORG]  write the org tree (or ORG's subtree) as CSV, stdout without FILE\n"
+             "  device add DEVICE --grids g1,g2 [--worker NAME]\n"
+             "  device disable|enable DEVICE\n"
+             "  device list [--csv]\n"
+             "  conflicts [--all]                   concurrent edits logged for review\n"
+             "  seed [--streets N] [--communities N] [--grids N] [--households N] [--district N]\n"
+             "                                      a demo city with Chinese names and addresses\n"
 #ifdef GS_HAVE_STATUS
-          "  status ORG [--tree]                 numbers of an org unit (and its subtree)\n"
-          "  status --recount                    recompute every aggregate from the data\n"
-          "  export households|visits|reports [--format csv|json] [--org ORG] [--since MS] [--bom]\n"
+             "  status ORG [--tree]                 numbers of an org unit (and its subtree)\n"
+             "  status --recount                    recompute every aggregate from the data\n"
+             "  export households|visits|reports [--format csv|json] [--org ORG] [--since MS] [--bom]\n"
 #endif
   );
 }
-
 
 static int int_opt(int argc, char **argv, const char *name, int def, int min, int max, int *out) {
   const char *v = gs_cli_opt(argc, argv, name);
@@ -110,8 +108,7 @@ int main(int argc, char **argv) {
       rc = gs_admin_device_add(db, argv[2], grids, gs_cli_opt(argc, argv, "--worker"), err, sizeof err);
       if (!rc) printf("device %s may write %s\n", argv[2], grids);
     }
-  } else if (strcmp(cmd, "device") == 0 && (strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0) &&
-             argc >= 3) {
+  } else if (strcmp(cmd, "device") == 0 && (strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0) && argc >= 3) {
     rc = gs_admin_device_enable(db, argv[2], strcmp(sub, "enable") == 0, err, sizeof err);
   } else if (strcmp(cmd, "device") == 0 && strcmp(sub, "list") == 0) {
     rc = gs_admin_device_list(db, stdout, gs_cli_flag(argc, argv, "--csv"));

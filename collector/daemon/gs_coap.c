@@ -45,8 +45,8 @@
 #include "gs_mem.h"
 #include "gs_util.h"
 
-#define CRL_CHECK_MS 2000     /* how often crl.pem's mtime is looked at */
-#define CHAIN_DEPTH 2         /* device cert directly under the CA (+1 spare) */
+#define CRL_CHECK_MS 2000 /* how often crl.pem's mtime is looked at */
+#define CHAIN_DEPTH  2    /* device cert directly under the CA (+1 spare) */
 
 struct gs_coap {
   gs_loop *loop;
@@ -58,13 +58,13 @@ struct gs_coap {
   int stopped; /* loop hooks cannot be removed; they check this */
   /* revocation */
   X509_STORE *verify_store; /* CA + CRL; NULL when the CRL could not be loaded */
-  STACK_OF(X509_CRL) *crls;
+  STACK_OF(X509_CRL) * crls;
   struct timespec crl_mtime;
   off_t crl_size;
   ino_t crl_ino;
   int64_t next_crl_check;
-  gs_coapreq *req; /* the request handlers */
-  gs_coap_stats stats;  /* request counters are read from req */
+  gs_coapreq *req;     /* the request handlers */
+  gs_coap_stats stats; /* request counters are read from req */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -250,8 +250,7 @@ static void check_crl(gs_coap *c, int force) {
   int rc = load_trust(c, err, sizeof err);
   remember_crl_stat(c, &sb);
   if (rc != GS_OK) {
-    if (c->verify_store || changed)
-      gs_error("%s; refusing every handshake until a valid CRL is in place", err);
+    if (c->verify_store || changed) gs_error("%s; refusing every handshake until a valid CRL is in place", err);
     X509_STORE_free(c->verify_store);
     c->verify_store = NULL;
     return;
@@ -408,8 +407,7 @@ static int check_own_cert(gs_coap *c, char *err, size_t errlen) {
   else if (SSL_CTX_use_PrivateKey_file(ctx, c->cfg.coap_keyfile, SSL_FILETYPE_PEM) != 1)
     snprintf(err, errlen, "coap: cannot load key '%s': %s", c->cfg.coap_keyfile, ssl_err(e, sizeof e));
   else if (SSL_CTX_check_private_key(ctx) != 1)
-    snprintf(err, errlen, "coap: key '%s' does not match certificate '%s'", c->cfg.coap_keyfile,
-             c->cfg.coap_certfile);
+    snprintf(err, errlen, "coap: key '%s' does not match certificate '%s'", c->cfg.coap_keyfile, c->cfg.coap_certfile);
   else rc = GS_OK;
   SSL_CTX_free(ctx);
   return rc;
@@ -484,8 +482,8 @@ int gs_coap_new(gs_coap **out, gs_loop *loop, gs_engine *engine, const gs_config
 
   memset(&pki, 0, sizeof pki);
   pki.version = COAP_DTLS_PKI_SETUP_VERSION;
-  pki.verify_peer_cert = 1;      /* client certificate required */
-  pki.check_common_ca = 1;       /* ... issued by our CA (libcoap also sends the CA list) */
+  pki.verify_peer_cert = 1; /* client certificate required */
+  pki.check_common_ca = 1;  /* ... issued by our CA (libcoap also sends the CA list) */
   pki.allow_self_signed = 0;
   pki.allow_expired_certs = 0;
   pki.cert_chain_validation = 1;
@@ -509,8 +507,8 @@ int gs_coap_new(gs_coap **out, gs_loop *loop, gs_engine *engine, const gs_config
     goto fail;
   }
   if (!coap_new_endpoint(c->ctx, &addr, COAP_PROTO_DTLS)) {
-    snprintf(err, errlen, "coap: cannot listen on udp %s:%d (coaps): see the libcoap message above",
-             c->cfg.coap_bind, c->cfg.coap_port);
+    snprintf(err, errlen, "coap: cannot listen on udp %s:%d (coaps): see the libcoap message above", c->cfg.coap_bind,
+             c->cfg.coap_port);
     rc = GS_ENET;
     goto fail;
   }

@@ -30,14 +30,14 @@ struct gs_coap;
 typedef struct gs_coap gs_coap;
 
 typedef struct gs_coap_stats {
-  unsigned long ups;         /* POST /v1/up answered with an ack */
-  unsigned long pulls;       /* POST /v1/pull answered with a page */
-  unsigned long status_gets; /* GET /v1/status/{org} answered (incl. notifications) */
-  unsigned long refused;     /* requests refused with a 4.xx/5.xx by our handlers */
-  unsigned long transient;   /* 5.03: nothing committed, device retries */
+  unsigned long ups;                /* POST /v1/up answered with an ack */
+  unsigned long pulls;              /* POST /v1/pull answered with a page */
+  unsigned long status_gets;        /* GET /v1/status/{org} answered (incl. notifications) */
+  unsigned long refused;            /* requests refused with a 4.xx/5.xx by our handlers */
+  unsigned long transient;          /* 5.03: nothing committed, device retries */
   unsigned long handshakes_refused; /* unknown/disabled device, over max_sessions, no CRL */
-  unsigned long crl_reloads; /* CRL loads after the first */
-  unsigned sessions;         /* server sessions alive now */
+  unsigned long crl_reloads;        /* CRL loads after the first */
+  unsigned sessions;                /* server sessions alive now */
 } gs_coap_stats;
 
 /* Starts the listener on [coap] bind:port with the [coap] certificate, key,

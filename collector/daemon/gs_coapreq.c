@@ -23,7 +23,7 @@
 #include "gs_mem.h"
 #include "gs_util.h"
 
-#define RETRY_AFTER_S 5 /* Max-Age of a 5.03 after a transient store error */
+#define RETRY_AFTER_S 5      /* Max-Age of a 5.03 after a transient store error */
 #define UPLOAD_TTL_MS 247000 /* EXCHANGE_LIFETIME (RFC 7252 4.8.2): an unfinished Block1 body is dropped after it */
 /* All unfinished Block1 bodies together may hold at most this much (or 16
  * bodies of max_body_bytes, if more): max_sessions devices each sending a
@@ -63,7 +63,7 @@ struct gs_coapreq {
   /* status documents per org, for GET /v1/status/{org} */
   status_doc **docs;
   size_t ndocs, capdocs;
-  upload *uploads; /* Block1 bodies being received */
+  upload *uploads;     /* Block1 bodies being received */
   size_t upload_bytes; /* their bodies' bytes together */
   gs_coapreq_stats stats;
 };
@@ -110,8 +110,7 @@ static void refuse(gs_coapreq *q, coap_pdu_t *resp, int code, const char *error)
   coap_pdu_set_code(resp, (coap_pdu_code_t)COAP_RESPONSE_CODE(code));
   coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
                   coap_encode_var_safe(buf, sizeof buf, COAP_MEDIATYPE_APPLICATION_JSON), buf);
-  if (code == 503)
-    coap_add_option(resp, COAP_OPTION_MAXAGE, coap_encode_var_safe(buf, sizeof buf, RETRY_AFTER_S), buf);
+  if (code == 503) coap_add_option(resp, COAP_OPTION_MAXAGE, coap_encode_var_safe(buf, sizeof buf, RETRY_AFTER_S), buf);
   coap_add_data(resp, (size_t)n, (const uint8_t *)body);
   q->stats.refused++;
 }
@@ -204,9 +203,9 @@ void gs_coapreq_session_closed(gs_coapreq *q, coap_session_t *s) {
 /* One Block1 block of a body (see body()). Returns 1 with the whole body in
  * *whole after its last block, 0 with the response set otherwise (2.31 for
  * a block with more to come). */
-static int body_block(gs_coapreq *q, coap_session_t *s, coap_resource_t *r, const coap_pdu_t *req,
-                      coap_pdu_t *resp, const char *what, const char *dev, const coap_block_t *b1,
-                      const uint8_t *d, size_t n, gs_buf *whole) {
+static int body_block(gs_coapreq *q, coap_session_t *s, coap_resource_t *r, const coap_pdu_t *req, coap_pdu_t *resp,
+                      const char *what, const char *dev, const coap_block_t *b1, const uint8_t *d, size_t n,
+                      gs_buf *whole) {
   int64_t now = gs_mono_ms();
   upload *u = upload_find(q, s, dev, r, now);
   unsigned size1 = 0;
@@ -417,8 +416,8 @@ static void hnd_unknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t 
   refuse(q, resp, 404, "not_found");
 }
 
-static coap_resource_t *add_resource(gs_coapreq *q, const char *path, coap_request_t method,
-                                     coap_method_handler_t h, void *userdata) {
+static coap_resource_t *add_resource(gs_coapreq *q, const char *path, coap_request_t method, coap_method_handler_t h,
+                                     void *userdata) {
   coap_str_const_t *p = coap_new_str_const((const uint8_t *)path, strlen(path));
   coap_resource_t *r = p ? coap_resource_init(p, COAP_RESOURCE_FLAGS_RELEASE_URI) : NULL;
   if (!r) {

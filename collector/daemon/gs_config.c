@@ -61,10 +61,14 @@ typedef struct key_def {
   int64_t min, max;
 } key_def;
 
-#define S(sec, name, field) {sec, name, K_STR, offsetof(gs_config, field), sizeof(((gs_config *)0)->field), 0, 0}
-#define I(sec, name, field, lo, hi) {sec, name, K_INT, offsetof(gs_config, field), 0, lo, hi}
-#define L(sec, name, field, lo, hi) {sec, name, K_I64, offsetof(gs_config, field), 0, lo, hi}
-#define B(sec, name, field) {sec, name, K_BOOL, offsetof(gs_config, field), 0, 0, 1}
+#define S(sec, name, field)                                                                                            \
+  { sec, name, K_STR, offsetof(gs_config, field), sizeof(((gs_config *)0)->field), 0, 0 }
+#define I(sec, name, field, lo, hi)                                                                                    \
+  { sec, name, K_INT, offsetof(gs_config, field), 0, lo, hi }
+#define L(sec, name, field, lo, hi)                                                                                    \
+  { sec, name, K_I64, offsetof(gs_config, field), 0, lo, hi }
+#define B(sec, name, field)                                                                                            \
+  { sec, name, K_BOOL, offsetof(gs_config, field), 0, 0, 1 }
 
 static const key_def keys[] = {
     S("store", "db", db),
@@ -107,8 +111,7 @@ static const key_def keys[] = {
 };
 
 static int fail(parse_ctx *p, int line, const char *section, const char *name, const char *what) {
-  if (!p->failed)
-    snprintf(p->err, p->errlen, "%s:%d: [%s] %s: %s", p->path, line, section, name, what);
+  if (!p->failed) snprintf(p->err, p->errlen, "%s:%d: [%s] %s: %s", p->path, line, section, name, what);
   p->failed = 1;
   return 0;
 }
@@ -143,8 +146,7 @@ static int handler(void *user, const char *section, const char *name, const char
         *(int *)base = 1;
       else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0") || !strcmp(value, "off"))
         *(int *)base = 0;
-      else
-        return fail(p, line, section, name, "must be true or false");
+      else return fail(p, line, section, name, "must be true or false");
       return 1;
     case K_SYNC: {
       static const char *const n[] = {"off", "normal", "full", "extra"};

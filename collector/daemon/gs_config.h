@@ -15,9 +15,9 @@
 typedef struct gs_config {
   /* [store] */
   char db[GS_CFG_STR];
-  int synchronous; /* 0 off, 1 normal, 2 full, 3 extra */
-  int group_max;   /* batches per transaction (group commit) */
-  int checkpoint_ms; /* background WAL checkpoint interval (0 = SQLite's automatic checkpoints) */
+  int synchronous;    /* 0 off, 1 normal, 2 full, 3 extra */
+  int group_max;      /* batches per transaction (group commit) */
+  int checkpoint_ms;  /* background WAL checkpoint interval (0 = SQLite's automatic checkpoints) */
   int wal_restart_mb; /* WAL size past which the writer finishes a checkpoint and starts the WAL over */
   /* [mqtt] */
   char mqtt_host[GS_CFG_STR];

@@ -34,7 +34,7 @@ struct gs_mqtt {
   gs_loop *loop;
   gs_engine *engine;
   gs_config cfg;
-  int fd;           /* registered socket, -1 when none */
+  int fd; /* registered socket, -1 when none */
   int connected;
   int64_t next_try; /* monotonic ms of the next (re)connect attempt */
   int backoff;
@@ -108,8 +108,7 @@ static void publish_reply(gs_mqtt *m, const char *device, const char *what, cons
   int rc = mosquitto_publish(m->mosq, NULL, topic, (int)b->len, b->data, 1, false);
   if (rc != MOSQ_ERR_SUCCESS)
     gs_warn("mqtt: publish %s to %s failed: %s; the device will retry", what, device, mosquitto_strerror(rc));
-  else if (what[0] == 'a')
-    m->stats.acks++;
+  else if (what[0] == 'a') m->stats.acks++;
 }
 
 /* Publishes the acks whose commit is durable, in commit order. */
@@ -191,7 +190,8 @@ static void process_queue(gs_mqtt *m) {
       if (m->durable_fd < 0) {
         for (size_t k = 0; k < n; k++) publish_reply(m, in[k].device, "ack", &acks[k]);
       } else if (hold_acks(m, commit, in, acks, n)) {
-        gs_error("mqtt: out of memory holding %zu ack(s) until their commit is durable; dropped, devices will retry", n);
+        gs_error("mqtt: out of memory holding %zu ack(s) until their commit is durable; dropped, devices will retry",
+                 n);
       }
     } else {
       gs_error("store: %zu batch(es) not committed: %s; no ack sent, devices will retry", n, gs_strerror(rc));

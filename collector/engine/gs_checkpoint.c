@@ -24,7 +24,7 @@
 /* passes of this thread before the writer's, and the growth of the WAL during
  * a pass below which one more is not worth it (frames) */
 #define CATCHUP_PASSES 4
-#define CATCHUP_REST 256
+#define CATCHUP_REST   256
 
 struct gs_checkpointer {
   sqlite3 *db;
@@ -96,7 +96,9 @@ int gs_checkpointer_start(gs_checkpointer **out, const char *path, int interval_
   gs_checkpointer *c = gs_calloc(1, sizeof *c);
   if (!c) return GS_ENOMEM;
   c->interval_ms = interval_ms > 0 ? interval_ms : 1000;
-  c->restart_frames = restart_frames <= 0 ? CATCHUP_FRAMES : restart_frames > CATCHUP_REST ? restart_frames : CATCHUP_REST + 1;
+  c->restart_frames = restart_frames <= 0             ? CATCHUP_FRAMES
+                      : restart_frames > CATCHUP_REST ? restart_frames
+                                                      : CATCHUP_REST + 1;
   /* its own connection, used by its own thread only */
   if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     gs_error("store: %s: cannot open a checkpoint connection: %s", path, c->db ? sqlite3_errmsg(c->db) : "?");

@@ -27,8 +27,23 @@
 #include "gs_util.h"
 
 enum {
-  ST_CHANGE_GET, ST_CHANGE_PUT, ST_CHANGE_BODY, ST_ENT_GET, ST_ENT_INS, ST_ENT_UPD, ST_DEV_GET, ST_DEV_UPD,
-  ST_DEV_GRID, ST_SEQ_INS, ST_SEQ_DEL, ST_SEQ_ANY, ST_META_SET, ST_CONFLICT_INS, ST_SKEW_INS, ST_PULL, ST_COUNT_
+  ST_CHANGE_GET,
+  ST_CHANGE_PUT,
+  ST_CHANGE_BODY,
+  ST_ENT_GET,
+  ST_ENT_INS,
+  ST_ENT_UPD,
+  ST_DEV_GET,
+  ST_DEV_UPD,
+  ST_DEV_GRID,
+  ST_SEQ_INS,
+  ST_SEQ_DEL,
+  ST_SEQ_ANY,
+  ST_META_SET,
+  ST_CONFLICT_INS,
+  ST_SKEW_INS,
+  ST_PULL,
+  ST_COUNT_
 };
 
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -101,7 +116,7 @@ typedef struct change {
   const cJSON *set;
   int clamped;
   unsigned char digest[32];
-  gs_buf canon; /* canonical text of json: digested once, stored as the body */
+  gs_buf canon;      /* canonical text of json: digested once, stored as the body */
   gs_canon_spans sp; /* where set and each of its values lie in canon */
 } change;
 
@@ -644,12 +659,10 @@ static int ent_load(gs_engine *e, const change *c, ent_row *r) {
 }
 
 /* Authorisation and required-on-create: errors here are rejections. */
-static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, const ent_row *r, char *detail,
-                               size_t dl) {
+static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, const ent_row *r, char *detail, size_t dl) {
   const cJSON *g = cJSON_GetObjectItemCaseSensitive(c->set, "grid");
   if (r->exists && !grid_allowed(e, b, r->grid)) {
-    snprintf(detail, dl, "%s %s belongs to grid %s, which this device may not write", c->type, c->entity,
-             r->grid);
+    snprintf(detail, dl, "%s %s belongs to grid %s, which this device may not write", c->type, c->entity, r->grid);
     return GS_EFORBIDDEN_GRID;
   }
   if (g && cJSON_IsNull(g)) {
@@ -822,7 +835,11 @@ static int merge(gs_engine *e, batch_ctx *b, const change *c, int *conflicted, c
     }
     if (!hl) {
       hl = cJSON_AddArrayToObject(r.hist, f->string);
-      if (!hl) { cJSON_Delete(entry); rc = GS_ENOMEM; goto out; }
+      if (!hl) {
+        cJSON_Delete(entry);
+        rc = GS_ENOMEM;
+        goto out;
+      }
     }
     cJSON_AddItemToArray(hl, entry);
     /* last writer wins */
@@ -830,7 +847,12 @@ static int merge(gs_engine *e, batch_ctx *b, const change *c, int *conflicted, c
     parse_ver(cJSON_GetObjectItemCaseSensitive(r.ver, f->string), &cur);
     if (gs_ver_cmp(&c->ver, &cur) > 0) {
       cJSON *nv = cJSON_Duplicate(f, 1), *vj = ver_json(&c->ver);
-      if (!nv || !vj) { cJSON_Delete(nv); cJSON_Delete(vj); rc = GS_ENOMEM; goto out; }
+      if (!nv || !vj) {
+        cJSON_Delete(nv);
+        cJSON_Delete(vj);
+        rc = GS_ENOMEM;
+        goto out;
+      }
       cJSON_DeleteItemFromObjectCaseSensitive(r.fields, f->string);
       cJSON_DeleteItemFromObjectCaseSensitive(r.ver, f->string);
       if (!cJSON_AddItemToObject(r.fields, f->string, nv)) { /* the key copy failed */
@@ -890,8 +912,8 @@ static int apply_change_in(gs_engine *e, batch_ctx *b, const cJSON *cj, change *
   /* a clock too far ahead must not win every later edit */
   if (c->ver.ms > b->now + e->cfg.max_skew_ms) {
     gs_hlc t = gs_hlc_tick(&e->hlc, b->now);
-    gs_warn("engine: device %s change %s: hlc %lld is %llds ahead of the server; clamped to %lld", b->device,
-            c->id, (long long)c->ver.ms, (long long)((c->ver.ms - b->now) / 1000), (long long)t.ms);
+    gs_warn("engine: device %s change %s: hlc %lld is %llds ahead of the server; clamped to %lld", b->device, c->id,
+            (long long)c->ver.ms, (long long)((c->ver.ms - b->now) / 1000), (long long)t.ms);
     sqlite3_stmt *s = stmt(e, ST_SKEW_INS);
     sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, b->device, -1, SQLITE_STATIC);
@@ -907,8 +929,7 @@ static int apply_change_in(gs_engine *e, batch_ctx *b, const cJSON *cj, change *
   }
   int conflicted = 0;
   rc = merge(e, b, c, &conflicted, detail, sizeof detail);
-  if (rc == GS_EFORBIDDEN_GRID || rc == GS_EMISSING_FIELD || rc == GS_EBAD_VALUE)
-    return reject(e, b, c, rc, detail);
+  if (rc == GS_EFORBIDDEN_GRID || rc == GS_EMISSING_FIELD || rc == GS_EBAD_VALUE) return reject(e, b, c, rc, detail);
   if (rc) return rc;
   if ((rc = store_change(e, b, c, 0, NULL))) return rc;
   if ((rc = record_seq(e, b, c->seq))) return rc;
@@ -925,15 +946,13 @@ static int apply_change(gs_engine *e, batch_ctx *b, const cJSON *cj) {
   return rc;
 }
 
-static int batch_error_ack(gs_engine *e, gs_buf *ack, const char *batch, int64_t acked, int err,
-                           const char *detail) {
+static int batch_error_ack(gs_engine *e, gs_buf *ack, const char *batch, int64_t acked, int err, const char *detail) {
   int rc = gs_buf_puts(ack, "{\"v\":1,\"batch\":");
   if (!rc) rc = batch ? gs_buf_json_str(ack, batch) : gs_buf_puts(ack, "null");
   if (!rc) rc = gs_buf_printf(ack, ",\"error\":\"%s\",\"detail\":", gs_errname(err));
   if (!rc) rc = gs_buf_json_str(ack, detail);
   if (!rc)
-    rc = gs_buf_printf(ack, ",\"acked_seq\":%lld,\"hlc\":[%lld,%d]}", (long long)acked, (long long)e->hlc.ms,
-                       e->hlc.c);
+    rc = gs_buf_printf(ack, ",\"acked_seq\":%lld,\"hlc\":[%lld,%d]}", (long long)acked, (long long)e->hlc.ms, e->hlc.c);
   return rc;
 }
 
@@ -965,13 +984,12 @@ static int apply_batch(gs_engine *e, const gs_batch_in *in, gs_buf *ack) {
   int found = gs_valid_device_id(in->device) ? device_row(e, in->device, &enabled, &b.acked_seq) : 0;
   if (found < 0) return -found;
   if (in->len > e->cfg.max_batch_bytes) {
-    snprintf(detail, sizeof detail, "batch of %zu bytes exceeds the limit of %zu bytes; send smaller batches",
-             in->len, e->cfg.max_batch_bytes);
+    snprintf(detail, sizeof detail, "batch of %zu bytes exceeds the limit of %zu bytes; send smaller batches", in->len,
+             e->cfg.max_batch_bytes);
     return batch_error_ack(e, ack, NULL, b.acked_seq, GS_ETOO_LARGE, detail);
   }
   if (!found || !enabled) {
-    snprintf(detail, sizeof detail, "device %.64s is not registered or is disabled; ask an administrator",
-             in->device);
+    snprintf(detail, sizeof detail, "device %.64s is not registered or is disabled; ask an administrator", in->device);
     return batch_error_ack(e, ack, NULL, 0, GS_EUNKNOWN_DEVICE, detail);
   }
   if (!gs_valid_utf8(in->payload, in->len)) {
@@ -981,8 +999,7 @@ static int apply_batch(gs_engine *e, const gs_batch_in *in, gs_buf *ack) {
   if (!doc) {
     snprintf(detail, sizeof detail, "payload is not valid JSON (near byte %zu)",
              cJSON_GetErrorPtr() ? (size_t)(cJSON_GetErrorPtr() - in->payload) : (size_t)0);
-    if (cJSON_GetErrorPtr() == NULL || cJSON_GetErrorPtr() < in->payload ||
-        cJSON_GetErrorPtr() > in->payload + in->len)
+    if (cJSON_GetErrorPtr() == NULL || cJSON_GetErrorPtr() < in->payload || cJSON_GetErrorPtr() > in->payload + in->len)
       snprintf(detail, sizeof detail, "payload is not valid JSON");
     return batch_error_ack(e, ack, NULL, b.acked_seq, GS_EBAD_JSON, detail);
   }
@@ -1113,7 +1130,8 @@ int gs_engine_pull(gs_engine *e, const char *device, const char *payload, size_t
   int64_t acked = 0, since = 0, limit = e->cfg.pull_limit_default;
   int found = gs_valid_device_id(device) ? device_row(e, device, &enabled, &acked) : 0;
   if (found < 0) return -found;
-  if (len > 4096 || !gs_valid_utf8(payload, len)) return pull_error(page, -1, NULL, GS_EBAD_JSON, "pull request is not valid");
+  if (len > 4096 || !gs_valid_utf8(payload, len))
+    return pull_error(page, -1, NULL, GS_EBAD_JSON, "pull request is not valid");
   cJSON *doc = cJSON_ParseWithLength(payload, len);
   if (!doc) return pull_error(page, -1, NULL, GS_EBAD_JSON, "pull request is not valid JSON");
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "v");
@@ -1123,8 +1141,7 @@ int gs_engine_pull(gs_engine *e, const char *device, const char *payload, size_t
   /* optional request id, echoed so a device can tell pages of a retried pull apart */
   char req[65] = "";
   int ok = cJSON_IsObject(doc) && cJSON_IsNumber(v) && v->valuedouble == 1 &&
-           (!s || gs_json_int(s, 0, INT64_C(9007199254740991), &since)) &&
-           (!l || gs_json_int(l, 1, 1000000, &limit)) &&
+           (!s || gs_json_int(s, 0, INT64_C(9007199254740991), &since)) && (!l || gs_json_int(l, 1, 1000000, &limit)) &&
            (!rq || (cJSON_IsString(rq) && gs_valid_entity_id(rq->valuestring)));
   if (ok && rq) snprintf(req, sizeof req, "%s", rq->valuestring);
   cJSON_Delete(doc);

@@ -20,14 +20,14 @@
 typedef struct gs_engine gs_engine;
 
 typedef struct gs_engine_config {
-  const char *db_path;      /* SQLite file (created when missing) */
-  int synchronous;          /* 0 OFF, 1 NORMAL, 2 FULL (default), 3 EXTRA */
-  int64_t max_skew_ms;      /* hlc further ahead than this is clamped (300000) */
-  size_t max_batch_bytes;   /* payload cap (1048576) */
-  int max_changes;          /* changes per batch (1000) */
-  size_t max_field_bytes;   /* bytes of one string value (16384) */
-  int pull_limit_default;   /* entities per page when the request has no limit (500) */
-  int pull_limit_max;       /* cap on a requested limit (2000) */
+  const char *db_path;    /* SQLite file (created when missing) */
+  int synchronous;        /* 0 OFF, 1 NORMAL, 2 FULL (default), 3 EXTRA */
+  int64_t max_skew_ms;    /* hlc further ahead than this is clamped (300000) */
+  size_t max_batch_bytes; /* payload cap (1048576) */
+  int max_changes;        /* changes per batch (1000) */
+  size_t max_field_bytes; /* bytes of one string value (16384) */
+  int pull_limit_default; /* entities per page when the request has no limit (500) */
+  int pull_limit_max;     /* cap on a requested limit (2000) */
   /* > 0: WAL checkpoints run in a background thread every this many ms
    * instead of inside the COMMIT that crosses the threshold (gs_checkpoint.h);
    * 0: SQLite's automatic checkpoints (tools, tests). */

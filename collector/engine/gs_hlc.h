@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #define GS_HLC_MAX_COUNTER 65535
-#define GS_HLC_MAX_MS 281474976710655LL /* 2^48-1: year 10889 */
+#define GS_HLC_MAX_MS      281474976710655LL /* 2^48-1: year 10889 */
 
 typedef struct gs_hlc {
   int64_t ms;

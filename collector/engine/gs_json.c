@@ -188,8 +188,7 @@ int gs_json_hash_hex(const cJSON *v, gs_buf *scratch, char out[17]) {
 int gs_json_int(const cJSON *v, int64_t min, int64_t max, int64_t *out) {
   if (!cJSON_IsNumber(v)) return 0;
   double d = v->valuedouble;
-  if (!isfinite(d) || d != floor(d) || d < (double)min || d > (double)max || fabs(d) > 9007199254740991.0)
-    return 0;
+  if (!isfinite(d) || d != floor(d) || d < (double)min || d > (double)max || fabs(d) > 9007199254740991.0) return 0;
   *out = (int64_t)d;
   return 1;
 }

@@ -23,14 +23,14 @@ int gs_json_canon(const cJSON *v, gs_buf *out);
  * is the value's own canonical text, so a span is that text. */
 #define GS_CANON_MAX_SPANS 64
 typedef struct gs_canon_span {
-  const char *key;     /* the member's key (points into the cJSON tree) */
-  const cJSON *value;  /* the member's value */
+  const char *key;    /* the member's key (points into the cJSON tree) */
+  const cJSON *value; /* the member's value */
   size_t off, len;
 } gs_canon_span;
 typedef struct gs_canon_spans {
-  int found;           /* the member exists, is an object, has <= GS_CANON_MAX_SPANS members */
-  size_t off, len;     /* its value */
-  size_t n;            /* its members, in canonical (key) order */
+  int found;       /* the member exists, is an object, has <= GS_CANON_MAX_SPANS members */
+  size_t off, len; /* its value */
+  size_t n;        /* its members, in canonical (key) order */
   gs_canon_span m[GS_CANON_MAX_SPANS];
 } gs_canon_spans;
 /* gs_json_canon(v, out) (same bytes), recording in sp the spans of v's

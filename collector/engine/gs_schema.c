@@ -14,8 +14,8 @@ static const struct {
   const char *name;
   gs_ftype type;
 } ftypes[] = {
-    {"string", GS_F_STRING}, {"int", GS_F_INT},   {"number", GS_F_NUMBER},       {"bool", GS_F_BOOL},
-    {"enum", GS_F_ENUM},     {"tags", GS_F_TAGS}, {"strings", GS_F_STRINGS},     {"timestamp", GS_F_TIMESTAMP},
+    {"string", GS_F_STRING}, {"int", GS_F_INT},   {"number", GS_F_NUMBER},   {"bool", GS_F_BOOL},
+    {"enum", GS_F_ENUM},     {"tags", GS_F_TAGS}, {"strings", GS_F_STRINGS}, {"timestamp", GS_F_TIMESTAMP},
     {"gps", GS_F_GPS},       {"org", GS_F_ORG},   {"ref", GS_F_REF},
 };
 
@@ -81,8 +81,7 @@ static int parse_field(const char *tname, const cJSON *fj, gs_field_def *f, char
   if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(fj, "min"))) f->min = (int64_t)x->valuedouble;
   if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(fj, "max"))) f->max = (int64_t)x->valuedouble;
   if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(fj, "max_len"))) f->max_len = (size_t)x->valuedouble;
-  if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(fj, "max_items")))
-    f->max_items = (size_t)x->valuedouble;
+  if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(fj, "max_items"))) f->max_items = (size_t)x->valuedouble;
   x = cJSON_GetObjectItemCaseSensitive(fj, "values");
   if (f->type == GS_F_ENUM || f->type == GS_F_TAGS) {
     if (!cJSON_IsArray(x) || str_array(x, &f->values, &f->nvalues) || f->nvalues == 0) {
@@ -103,7 +102,10 @@ int gs_schema_parse(const char *json, gs_schema **out, char *err, size_t errlen)
     goto out;
   }
   s = gs_calloc(1, sizeof *s);
-  if (!s) { rc = GS_ENOMEM; goto out; }
+  if (!s) {
+    rc = GS_ENOMEM;
+    goto out;
+  }
   const cJSON *ver = cJSON_GetObjectItemCaseSensitive(doc, "version");
   s->version = cJSON_IsNumber(ver) ? ver->valueint : 0;
   const cJSON *care = cJSON_GetObjectItemCaseSensitive(doc, "care_tags");
@@ -114,11 +116,17 @@ int gs_schema_parse(const char *json, gs_schema **out, char *err, size_t errlen)
     goto out;
   }
   s->types = gs_calloc((size_t)cJSON_GetArraySize(types), sizeof *s->types);
-  if (!s->types) { rc = GS_ENOMEM; goto out; }
+  if (!s->types) {
+    rc = GS_ENOMEM;
+    goto out;
+  }
   const cJSON *tj;
   cJSON_ArrayForEach(tj, types) {
     gs_type_def *t = &s->types[s->ntypes++];
-    if (!(t->name = gs_strdup(tj->string))) { rc = GS_ENOMEM; goto out; }
+    if (!(t->name = gs_strdup(tj->string))) {
+      rc = GS_ENOMEM;
+      goto out;
+    }
     const cJSON *fields = cJSON_GetObjectItemCaseSensitive(tj, "fields");
     if (!cJSON_IsObject(fields)) {
       snprintf(err, errlen, "schema: type %s: \"fields\" must be an object", t->name);
@@ -126,13 +134,19 @@ int gs_schema_parse(const char *json, gs_schema **out, char *err, size_t errlen)
     }
     /* +1 for the implicit _deleted */
     t->fields = gs_calloc((size_t)cJSON_GetArraySize(fields) + 1, sizeof *t->fields);
-    if (!t->fields) { rc = GS_ENOMEM; goto out; }
+    if (!t->fields) {
+      rc = GS_ENOMEM;
+      goto out;
+    }
     const cJSON *fj;
     int has_grid = 0;
     cJSON_ArrayForEach(fj, fields) {
       int frc = parse_field(t->name, fj, &t->fields[t->nfields], err, errlen);
       t->nfields++;
-      if (frc) { rc = frc; goto out; }
+      if (frc) {
+        rc = frc;
+        goto out;
+      }
       if (strcmp(fj->string, "grid") == 0 && t->fields[t->nfields - 1].type == GS_F_ORG) has_grid = 1;
     }
     if (!has_grid) {
@@ -142,7 +156,10 @@ int gs_schema_parse(const char *json, gs_schema **out, char *err, size_t errlen)
     gs_field_def *d = &t->fields[t->nfields++];
     memset(d, 0, sizeof *d);
     d->type = GS_F_BOOL;
-    if (!(d->name = gs_strdup("_deleted"))) { rc = GS_ENOMEM; goto out; }
+    if (!(d->name = gs_strdup("_deleted"))) {
+      rc = GS_ENOMEM;
+      goto out;
+    }
   }
   *out = s;
   s = NULL;
@@ -262,8 +279,7 @@ int gs_schema_check_value(const gs_field_def *f, const cJSON *v, size_t max_byte
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2) break;
     {
       const cJSON *lat = cJSON_GetArrayItem(v, 0), *lon = cJSON_GetArrayItem(v, 1);
-      if (!cJSON_IsNumber(lat) || !cJSON_IsNumber(lon) || fabs(lat->valuedouble) > 90 ||
-          fabs(lon->valuedouble) > 180)
+      if (!cJSON_IsNumber(lat) || !cJSON_IsNumber(lon) || fabs(lat->valuedouble) > 90 || fabs(lon->valuedouble) > 180)
         break;
     }
     return GS_OK;

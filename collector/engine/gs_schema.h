@@ -13,18 +13,27 @@
 #include <cjson/cJSON.h>
 
 typedef enum gs_ftype {
-  GS_F_STRING, GS_F_INT, GS_F_NUMBER, GS_F_BOOL, GS_F_ENUM, GS_F_TAGS, GS_F_STRINGS,
-  GS_F_TIMESTAMP, GS_F_GPS, GS_F_ORG, GS_F_REF
+  GS_F_STRING,
+  GS_F_INT,
+  GS_F_NUMBER,
+  GS_F_BOOL,
+  GS_F_ENUM,
+  GS_F_TAGS,
+  GS_F_STRINGS,
+  GS_F_TIMESTAMP,
+  GS_F_GPS,
+  GS_F_ORG,
+  GS_F_REF
 } gs_ftype;
 
 typedef struct gs_field_def {
   char *name;
   gs_ftype type;
   int required;
-  int64_t min, max;     /* int bounds */
-  size_t max_len;       /* characters, 0 = none */
-  size_t max_items;     /* tags/strings, 0 = none */
-  char **values;        /* enum/tags values, NULL-terminated */
+  int64_t min, max; /* int bounds */
+  size_t max_len;   /* characters, 0 = none */
+  size_t max_items; /* tags/strings, 0 = none */
+  char **values;    /* enum/tags values, NULL-terminated */
   size_t nvalues;
 } gs_field_def;
 
@@ -55,7 +64,6 @@ const gs_field_def *gs_schema_field(const gs_type_def *t, const char *name);
 /* Validates one value of a field (null is always valid: it clears the field).
  * max_bytes is the global per-field byte cap (config), 0 = none.
  * Returns GS_OK, GS_EBAD_VALUE or GS_ETOO_LARGE; detail gets a message. */
-int gs_schema_check_value(const gs_field_def *f, const cJSON *v, size_t max_bytes, char *detail,
-                          size_t dlen);
+int gs_schema_check_value(const gs_field_def *f, const cJSON *v, size_t max_bytes, char *detail, size_t dlen);
 
 #endif

@@ -31,7 +31,7 @@ typedef struct org_unit {
 enum { D_HOUSEHOLDS, D_OPEN, D_URG0, D_CARE = D_URG0 + 4, D_PERIOD, D_DAY, D_KINDS };
 typedef struct delta {
   int kind;
-  int org; /* grid index */
+  int org;      /* grid index */
   char key[11]; /* period or day for D_PERIOD / D_DAY */
   int64_t n;
 } delta;
@@ -47,8 +47,8 @@ struct gs_status {
   size_t nd, capd;
   char *dirty; /* per org */
   int devices_touched;
-  int recounting;  /* a recount sets care_household.last_day at its end */
-  int care_widen;  /* care_days grew: last_day is re-read over the new window */
+  int recounting; /* a recount sets care_household.last_day at its end */
+  int care_widen; /* care_days grew: last_day is re-read over the new window */
   const char **dirty_out;
   size_t ndirty_out;
   const char **all_ids;
@@ -133,7 +133,10 @@ static int load_tree(gs_status *s) {
       char **np = gs_realloc(parents, cap * sizeof *np);
       if (no) s->orgs = no;
       if (np) parents = np;
-      if (!no || !np) { rc = GS_ENOMEM; goto out; }
+      if (!no || !np) {
+        rc = GS_ENOMEM;
+        goto out;
+      }
     }
     org_unit *o = &s->orgs[s->norgs];
     o->id = gs_strdup((const char *)sqlite3_column_text(st, 0));
@@ -142,13 +145,19 @@ static int load_tree(gs_status *s) {
     o->name = gs_strdup((const char *)sqlite3_column_text(st, 3));
     o->parent = -1;
     s->norgs++;
-    if (!o->id || !o->level || !o->name) { rc = GS_ENOMEM; goto out; }
+    if (!o->id || !o->level || !o->name) {
+      rc = GS_ENOMEM;
+      goto out;
+    }
   }
   s->by_id = gs_malloc((s->norgs ? s->norgs : 1) * sizeof *s->by_id);
   s->dirty = gs_calloc(s->norgs ? s->norgs : 1, 1);
   s->dirty_out = gs_malloc((s->norgs ? s->norgs : 1) * sizeof *s->dirty_out);
   s->all_ids = gs_malloc((s->norgs ? s->norgs : 1) * sizeof *s->all_ids);
-  if (!s->by_id || !s->dirty || !s->dirty_out || !s->all_ids) { rc = GS_ENOMEM; goto out; }
+  if (!s->by_id || !s->dirty || !s->dirty_out || !s->all_ids) {
+    rc = GS_ENOMEM;
+    goto out;
+  }
   for (size_t i = 0; i < s->norgs; i++) {
     s->by_id[i] = (int)i;
     s->all_ids[i] = s->orgs[i].id;
@@ -187,16 +196,16 @@ static int grid_index(gs_status *s, const char *grid) {
 
 typedef struct contrib {
   int valid;
-  int grid;        /* org index */
-  int household;   /* counts as a household */
-  int care;        /* has a care tag */
-  int visit;       /* counts as a visit */
-  char hh[65];     /* visit's household */
+  int grid;      /* org index */
+  int household; /* counts as a household */
+  int care;      /* has a care tag */
+  int visit;     /* counts as a visit */
+  char hh[65];   /* visit's household */
   int64_t visited_at;
   char period[8], day[11];
-  int open;        /* open report */
-  int urgency;     /* 0..3 */
-  int64_t due;     /* 0 = none */
+  int open;    /* open report */
+  int urgency; /* 0..3 */
+  int64_t due; /* 0 = none */
 } contrib;
 
 static int is_care_tag(const gs_engine *e, const char *t);
@@ -249,8 +258,8 @@ static void contrib_of(gs_status *s, const char *type, const cJSON *f, contrib *
 static const gs_schema *status_schema;
 static int is_care_tag(const gs_engine *e, const char *t) {
   (void)e;
-  if (!status_schema) return strcmp(t, "elderly_alone") == 0 || strcmp(t, "disabled") == 0 ||
-                             strcmp(t, "left_behind_child") == 0;
+  if (!status_schema)
+    return strcmp(t, "elderly_alone") == 0 || strcmp(t, "disabled") == 0 || strcmp(t, "left_behind_child") == 0;
   for (size_t i = 0; i < status_schema->ncare_tags; i++)
     if (strcmp(status_schema->care_tags[i], t) == 0) return 1;
   return 0;
@@ -466,10 +475,14 @@ static int apply_contrib(gs_status *s, const char *type, const char *id, const c
                             b->period, g) <= 0) {
         rc = add_delta(s, D_PERIOD, b->grid, b->period, -1);
         if (!rc)
-          rc = exec_bind(s, "DELETE FROM hh_period WHERE household=?1 AND period=?2 AND grid=?3", b->hh, b->period, g, 0);
+          rc = exec_bind(s, "DELETE FROM hh_period WHERE household=?1 AND period=?2 AND grid=?3", b->hh, b->period, g,
+                         0);
       }
-      if (!rc) rc = exec_bind(s, "UPDATE hh_day SET visits = visits - 1 WHERE household=?1 AND day=?2", b->hh, b->day, NULL, 0);
-      if (!rc) rc = exec_bind(s, "DELETE FROM hh_day WHERE household=?1 AND day=?2 AND visits <= 0", b->hh, b->day, NULL, 0);
+      if (!rc)
+        rc =
+            exec_bind(s, "UPDATE hh_day SET visits = visits - 1 WHERE household=?1 AND day=?2", b->hh, b->day, NULL, 0);
+      if (!rc)
+        rc = exec_bind(s, "DELETE FROM hh_day WHERE household=?1 AND day=?2 AND visits <= 0", b->hh, b->day, NULL, 0);
       /* the care household's latest visit day lost its last visit */
       int cg = -1;
       char last[11];
@@ -553,8 +566,8 @@ static int on_device(void *ctx, const char *device, int64_t now) {
 
 /* Writes the accumulated deltas to the grid and all its ancestors. */
 static int flush_deltas(gs_status *s) {
-  static const char *const cols[] = {"households", "reports_open", "r_low", "r_normal", "r_high", "r_critical",
-                                     "care_due"};
+  static const char *const cols[] = {"households", "reports_open", "r_low",   "r_normal",
+                                     "r_high",     "r_critical",   "care_due"};
   int rc = GS_OK;
   for (size_t i = 0; !rc && i < s->nd; i++) {
     const delta *d = &s->d[i];
@@ -571,9 +584,10 @@ static int flush_deltas(gs_status *s) {
         const char *t = d->kind == D_PERIOD ? "org_period" : "org_day";
         const char *k = d->kind == D_PERIOD ? "period" : "day";
         const char *v = d->kind == D_PERIOD ? "visited" : "visits";
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO %s(org, %s, %s) VALUES(?1, ?2, ?4) ON CONFLICT(org, %s) DO UPDATE SET %s = %s + excluded.%s",
-                 t, k, v, k, v, v, v);
+        snprintf(
+            sql, sizeof sql,
+            "INSERT INTO %s(org, %s, %s) VALUES(?1, ?2, ?4) ON CONFLICT(org, %s) DO UPDATE SET %s = %s + excluded.%s",
+            t, k, v, k, v, v, v);
         rc = exec_bind(s, sql, oid, d->key, NULL, d->n);
       }
     }
@@ -702,9 +716,9 @@ static int do_devices(gs_status *s, int64_t now) {
 }
 
 static int do_refresh(gs_status *s, int64_t now) {
-  int rc = refresh_column(s, "reports_overdue",
-                          "SELECT grid, count(*) FROM open_report WHERE due_ms IS NOT NULL AND due_ms < ?1 GROUP BY grid",
-                          now);
+  int rc = refresh_column(
+      s, "reports_overdue",
+      "SELECT grid, count(*) FROM open_report WHERE due_ms IS NOT NULL AND due_ms < ?1 GROUP BY grid", now);
   if (!rc) {
     /* due: no visit on or after the day care_days ago */
     char cutoff[11];

@@ -35,8 +35,7 @@ int gs_store_exec(sqlite3 *db, const char *sql) {
   char *msg = NULL;
   int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
   if (rc != SQLITE_OK) {
-    gs_error("sqlite: exec failed: %s (code %d); statement starts: %.60s", msg ? msg : sqlite3_errstr(rc),
-             rc, sql);
+    gs_error("sqlite: exec failed: %s (code %d); statement starts: %.60s", msg ? msg : sqlite3_errstr(rc), rc, sql);
     sqlite3_free(msg);
     return gs_store_err(rc);
   }

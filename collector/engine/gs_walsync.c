@@ -43,7 +43,8 @@ static void *run(void *arg) {
     }
     pthread_cond_broadcast(&w->done);
     uint64_t one = 1;
-    if (write(w->event_fd, &one, sizeof one) < 0 && errno != EAGAIN) gs_debug("store: walsync eventfd: %s", strerror(errno));
+    if (write(w->event_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+      gs_debug("store: walsync eventfd: %s", strerror(errno));
   }
   pthread_mutex_unlock(&w->mu);
   return NULL;
@@ -113,8 +114,7 @@ int gs_walsync_fd(const gs_walsync *w) { return w->event_fd; }
 
 void gs_walsync_drain(gs_walsync *w) {
   uint64_t v;
-  while (read(w->event_fd, &v, sizeof v) == (ssize_t)sizeof v) {
-  }
+  while (read(w->event_fd, &v, sizeof v) == (ssize_t)sizeof v) {}
 }
 
 int gs_walsync_failed(gs_walsync *w) {

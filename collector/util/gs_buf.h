@@ -16,7 +16,8 @@ typedef struct gs_buf {
   size_t cap;
 } gs_buf;
 
-#define GS_BUF_INIT {NULL, 0, 0}
+#define GS_BUF_INIT                                                                                                    \
+  { NULL, 0, 0 }
 
 int gs_buf_reserve(gs_buf *b, size_t extra);
 int gs_buf_append(gs_buf *b, const void *p, size_t n);

@@ -2,17 +2,15 @@
 
 #include <string.h>
 
-static const char *const names[] = {
-    "ok",
+static const char *const names[] = {"ok",
 #define N_(e, n, m) n,
-    GS_ERRNO_MAP(N_)
+                                    GS_ERRNO_MAP(N_)
 #undef N_
 };
 
-static const char *const msgs[] = {
-    "success",
+static const char *const msgs[] = {"success",
 #define M_(e, n, m) m,
-    GS_ERRNO_MAP(M_)
+                                   GS_ERRNO_MAP(M_)
 #undef M_
 };
 

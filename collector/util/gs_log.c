@@ -39,6 +39,6 @@ void gs_log(int level, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "%s.%03ldZ %s[%ld] %s %s\n", ts, (long)(tv.tv_usec / 1000), prog_name, (long)getpid(),
-          tag[level], msg);
+  fprintf(stderr, "%s.%03ldZ %s[%ld] %s %s\n", ts, (long)(tv.tv_usec / 1000), prog_name, (long)getpid(), tag[level],
+          msg);
 }

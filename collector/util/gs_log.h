@@ -21,8 +21,8 @@ __attribute__((format(printf, 2, 3)))
 void gs_log(int level, const char *fmt, ...);
 
 #define gs_debug(...) gs_log(GS_LOG_DEBUG, __VA_ARGS__)
-#define gs_info(...) gs_log(GS_LOG_INFO, __VA_ARGS__)
-#define gs_warn(...) gs_log(GS_LOG_WARN, __VA_ARGS__)
+#define gs_info(...)  gs_log(GS_LOG_INFO, __VA_ARGS__)
+#define gs_warn(...)  gs_log(GS_LOG_WARN, __VA_ARGS__)
 #define gs_error(...) gs_log(GS_LOG_ERROR, __VA_ARGS__)
 
 #endif

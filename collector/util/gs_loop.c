@@ -9,7 +9,7 @@
 #include "gs_mem.h"
 #include "gs_util.h"
 
-#define MAX_FDS 64
+#define MAX_FDS   64
 #define MAX_HOOKS 16
 
 struct gs_loop {

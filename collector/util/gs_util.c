@@ -36,13 +36,22 @@ int gs_valid_utf8(const char *str, size_t n) {
   size_t i = 0;
   while (i < n) {
     unsigned c = s[i];
-    if (c < 0x80) { i++; continue; }
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
     size_t k;
     unsigned cp;
-    if ((c & 0xE0) == 0xC0) { k = 1; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { k = 2; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { k = 3; cp = c & 0x07; }
-    else return 0;
+    if ((c & 0xE0) == 0xC0) {
+      k = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      k = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      k = 3;
+      cp = c & 0x07;
+    } else return 0;
     if (i + k >= n) return 0; /* truncated sequence */
     for (size_t j = 1; j <= k; j++) {
       if (i + j >= n || (s[i + j] & 0xC0) != 0x80) return 0;
@@ -114,13 +123,22 @@ int gs_read_file(const char *path, size_t max, char **out, size_t *len) {
   if (!f) return errno == ENOENT ? GS_ENOTFOUND : GS_EIO;
   size_t cap = 4096, n = 0;
   buf = gs_malloc(cap);
-  if (!buf) { rc = GS_ENOMEM; goto out; }
+  if (!buf) {
+    rc = GS_ENOMEM;
+    goto out;
+  }
   for (;;) {
     if (n + 1 >= cap) {
-      if (cap >= max + 1) { rc = GS_ETOO_LARGE; goto out; }
+      if (cap >= max + 1) {
+        rc = GS_ETOO_LARGE;
+        goto out;
+      }
       size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
       char *p = gs_realloc(buf, ncap);
-      if (!p) { rc = GS_ENOMEM; goto out; }
+      if (!p) {
+        rc = GS_ENOMEM;
+        goto out;
+      }
       buf = p;
       cap = ncap;
     }
@@ -129,7 +147,10 @@ int gs_read_file(const char *path, size_t max, char **out, size_t *len) {
     if (r == 0) break;
   }
   if (ferror(f)) goto out;
-  if (n > max) { rc = GS_ETOO_LARGE; goto out; }
+  if (n > max) {
+    rc = GS_ETOO_LARGE;
+    goto out;
+  }
   buf[n] = '\0';
   *out = buf;
   if (len) *len = n;
@@ -163,8 +184,8 @@ static void random_bytes(unsigned char *r, size_t n) {
 static void uuid_format(unsigned char r[16], int version, char out[37]) {
   r[6] = (unsigned char)((r[6] & 0x0F) | (version << 4));
   r[8] = (unsigned char)((r[8] & 0x3F) | 0x80);
-  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2],
-           r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
+  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3],
+           r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
 }
 
 void gs_uuid4(char out[37]) {

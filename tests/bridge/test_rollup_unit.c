@@ -81,13 +81,11 @@ static double num(const cJSON *d, const char *a, const char *b) {
   return x->valuedouble;
 }
 
-static char *stale_of(const cJSON *d) {
-  return cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(d, "stale"));
-}
+static char *stale_of(const cJSON *d) { return cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(d, "stale")); }
 
 #define DOC(org, asof, hh, low, extra)                                                                                 \
-  "{\"v\":1,\"org\":\"" org "\",\"parent\":\"c\",\"level\":\"district\",\"name\":\"x\",\"as_of\":\"" asof             \
-  "\",\"period\":\"2026-11\",\"households\":" #hh ",\"visits_today\":2,\"reports_by_urgency\":{\"low\":" #low           \
+  "{\"v\":1,\"org\":\"" org "\",\"parent\":\"c\",\"level\":\"district\",\"name\":\"x\",\"as_of\":\"" asof              \
+  "\",\"period\":\"2026-11\",\"households\":" #hh ",\"visits_today\":2,\"reports_by_urgency\":{\"low\":" #low          \
   ",\"critical\":1}" extra "}"
 
 static void test_roles(void **state) {
@@ -115,15 +113,15 @@ static void test_sum_and_stale(void **state) {
   cJSON_Delete(d);
 
   assert_int_equal(feed(r, "gs/v1/status/d-01", DOC("d-01", "2026-11-23T18:00:05+08:00", 10, 1, ""), now), GS_OK);
-  assert_int_equal(
-      feed(r, "gs/v1/status/d-02", DOC("d-02", "2026-11-23T10:00:05Z", 32, 2, ",\"new_counter\":7"), now), GS_OK);
+  assert_int_equal(feed(r, "gs/v1/status/d-02", DOC("d-02", "2026-11-23T10:00:05Z", 32, 2, ",\"new_counter\":7"), now),
+                   GS_OK);
   d = doc_of(r, "c", now);
   assert_int_equal((int)num(d, "households", NULL), 42);
   assert_int_equal((int)num(d, "visits_today", NULL), 4);
   assert_int_equal((int)num(d, "reports_by_urgency", "low"), 3);
   assert_int_equal((int)num(d, "reports_by_urgency", "critical"), 2);
-  assert_int_equal((int)num(d, "reports_open", NULL), 0);  /* template member, absent in the inputs */
-  assert_int_equal((int)num(d, "new_counter", NULL), 7);   /* a count the rollup never heard of is summed */
+  assert_int_equal((int)num(d, "reports_open", NULL), 0); /* template member, absent in the inputs */
+  assert_int_equal((int)num(d, "new_counter", NULL), 7);  /* a count the rollup never heard of is summed */
   assert_string_equal(cJSON_GetObjectItemCaseSensitive(d, "level")->valuestring, "city");
   assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(d, "parent")));
   s = stale_of(d);
@@ -169,8 +167,7 @@ static void test_refused_and_ignored(void **state) {
   assert_int_equal(feed(r, "gs/v1/status/d-01/link", "yes", now), GS_EBAD_REQUEST);
   /* its own units, units below the inputs, unknown ids, other topics: ignored */
   assert_int_equal(feed(r, "gs/v1/status/c", DOC("c", "2026-11-23T18:00:00+08:00", 1000, 1, ""), now), GS_ENOTFOUND);
-  assert_int_equal(feed(r, "gs/v1/status/s-01", DOC("s-01", "2026-11-23T18:00:00+08:00", 5, 1, ""), now),
-                   GS_ENOTFOUND);
+  assert_int_equal(feed(r, "gs/v1/status/s-01", DOC("s-01", "2026-11-23T18:00:00+08:00", 5, 1, ""), now), GS_ENOTFOUND);
   assert_int_equal(feed(r, "gs/v1/status/zz", "{}", now), GS_ENOTFOUND);
   assert_int_equal(feed(r, "gs/v1/status/d-01/other", "1", now), GS_ENOTFOUND);
   assert_int_equal(feed(r, "gs/v1/dev/d-01/up", "{}", now), GS_ENOTFOUND);
@@ -228,9 +225,12 @@ static void test_bad_store(void **state) {
 int main(void) {
   gs_log_init("test_rollup_unit", GS_LOG_ERROR);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_roles),          cmocka_unit_test(test_sum_and_stale),
-      cmocka_unit_test(test_refused_and_ignored), cmocka_unit_test(test_sig_without_as_of),
-      cmocka_unit_test(test_parse_time),     cmocka_unit_test(test_bad_store),
+      cmocka_unit_test(test_roles),
+      cmocka_unit_test(test_sum_and_stale),
+      cmocka_unit_test(test_refused_and_ignored),
+      cmocka_unit_test(test_sig_without_as_of),
+      cmocka_unit_test(test_parse_time),
+      cmocka_unit_test(test_bad_store),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -20,8 +20,7 @@
 
 /* ---- HLC ---------------------------------------------------------------- */
 
-static void hlc_tick_monotonic(void **state)
-{
+static void hlc_tick_monotonic(void **state) {
   dev_hlc h = {0, 0};
   dev_hlc a = dev__hlc_tick(&h, 1000);
   assert_int_equal(a.ms, 1000);
@@ -36,16 +35,14 @@ static void hlc_tick_monotonic(void **state)
   assert_int_equal(a.c, 0);
 }
 
-static void hlc_counter_carries(void **state)
-{
+static void hlc_counter_carries(void **state) {
   dev_hlc h = {5000, 65535};
   dev_hlc a = dev__hlc_tick(&h, 10);
   assert_int_equal(a.ms, 5001);
   assert_int_equal(a.c, 0);
 }
 
-static void hlc_merge_cases(void **state)
-{
+static void hlc_merge_cases(void **state) {
   dev_hlc h = {1000, 4};
   dev__hlc_merge(&h, 2000, 7, 1500); /* remote ahead */
   assert_int_equal(h.ms, 2000);
@@ -65,15 +62,13 @@ static void hlc_merge_cases(void **state)
   assert_int_equal(h.c, 0);
 }
 
-static cJSON *J(const char *s)
-{
+static cJSON *J(const char *s) {
   cJSON *j = cJSON_Parse(s);
   assert_non_null(j);
   return j;
 }
 
-static void ver_compare(void **state)
-{
+static void ver_compare(void **state) {
   cJSON *a = J("[100,0,\"dev-a\"]"), *b = J("[100,0,\"dev-b\"]"), *c = J("[100,1,\"dev-a\"]"),
         *d = J("[101,0,\"dev-0\"]"), *bad = J("[\"x\",0,\"dev\"]");
   assert_true(gs_dev_ver_cmp(a, b) < 0);
@@ -91,8 +86,7 @@ static void ver_compare(void **state)
   cJSON_Delete(bad);
 }
 
-static void merge_lww(void **state)
-{
+static void merge_lww(void **state) {
   cJSON *f = J("{\"members\":4,\"note\":\"mine\",\"grid\":\"g1\"}");
   cJSON *v = J("{\"members\":[200,0,\"dev-a\"],\"note\":[200,0,\"dev-a\"],\"grid\":[100,0,\"dev-a\"]}");
   cJSON *rf = J("{\"members\":3,\"note\":\"theirs\",\"address\":\"x\",\"grid\":\"g1\"}");
@@ -101,7 +95,7 @@ static void merge_lww(void **state)
   dev_hlc seen = {0, 0};
   int n = dev__merge(f, v, rf, rv, &seen);
   assert_int_equal(n, 3); /* note (tie-break), address (new), tags (cleared) */
-  assert_int_equal(cJSON_GetObjectItem(f, "members")->valueint, 4); /* ours newer */
+  assert_int_equal(cJSON_GetObjectItem(f, "members")->valueint, 4);           /* ours newer */
   assert_string_equal(cJSON_GetObjectItem(f, "note")->valuestring, "theirs"); /* dev-b > dev-a */
   assert_string_equal(cJSON_GetObjectItem(f, "address")->valuestring, "x");
   assert_true(cJSON_IsNull(cJSON_GetObjectItem(f, "tags"))); /* version without value = null */
@@ -116,8 +110,7 @@ static void merge_lww(void **state)
 }
 
 /* Merge order does not matter: a then b equals b then a. */
-static void merge_commutes(void **state)
-{
+static void merge_commutes(void **state) {
   const char *fa = "{\"x\":1,\"y\":1}", *va = "{\"x\":[10,0,\"a\"],\"y\":[30,0,\"a\"]}";
   const char *fb = "{\"x\":2,\"y\":2}", *vb = "{\"x\":[20,0,\"b\"],\"y\":[30,0,\"b\"]}";
   cJSON *f1 = cJSON_CreateObject(), *v1 = cJSON_CreateObject();
@@ -152,8 +145,7 @@ typedef struct fixture {
   gs_dev *dev;
 } fixture;
 
-static int dev_setup(void **state)
-{
+static int dev_setup(void **state) {
   fixture *fx = calloc(1, sizeof(*fx));
   char err[600];
   snprintf(fx->home, sizeof(fx->home), "/tmp/gs-devunit.XXXXXX");
@@ -170,8 +162,7 @@ static int dev_setup(void **state)
   return 0;
 }
 
-static int dev_teardown(void **state)
-{
+static int dev_teardown(void **state) {
   fixture *fx = *state;
   char cmd[128];
   gs_dev_close(fx->dev);
@@ -181,20 +172,17 @@ static int dev_teardown(void **state)
   return 0;
 }
 
-static char *outbox_body(gs_dev *dev, int64_t seq)
-{
+static char *outbox_body(gs_dev *dev, int64_t seq) {
   sqlite3_stmt *st;
   char *r = NULL;
   sqlite3_prepare_v2(dev->db, "SELECT body FROM outbox WHERE seq=?", -1, &st, NULL);
   sqlite3_bind_int64(st, 1, seq);
-  if (sqlite3_step(st) == SQLITE_ROW)
-    r = strdup((const char *)sqlite3_column_text(st, 0));
+  if (sqlite3_step(st) == SQLITE_ROW) r = strdup((const char *)sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
   return r;
 }
 
-static char *new_household(gs_dev *dev, const char *grid, int members)
-{
+static char *new_household(gs_dev *dev, const char *grid, int members) {
   static char id[80];
   char js[128];
   snprintf(js, sizeof(js), "{\"grid\":\"%s\",\"address\":\"a\",\"members\":%d}", grid, members);
@@ -204,8 +192,7 @@ static char *new_household(gs_dev *dev, const char *grid, int members)
   return id;
 }
 
-static void set_builds_changes(void **state)
-{
+static void set_builds_changes(void **state) {
   fixture *fx = *state;
   char id[80];
   snprintf(id, sizeof(id), "%s", new_household(fx->dev, "g1", 3));
@@ -219,15 +206,13 @@ static void set_builds_changes(void **state)
   assert_int_equal(cJSON_GetObjectItem(c2, "seq")->valueint, 2);
   assert_string_equal(cJSON_GetObjectItem(c2, "entity")->valuestring, id);
   assert_int_equal(strlen(cJSON_GetObjectItem(c1, "id")->valuestring), 36);
-  assert_string_not_equal(cJSON_GetObjectItem(c1, "id")->valuestring,
-                          cJSON_GetObjectItem(c2, "id")->valuestring);
+  assert_string_not_equal(cJSON_GetObjectItem(c1, "id")->valuestring, cJSON_GetObjectItem(c2, "id")->valuestring);
   assert_null(cJSON_GetObjectItem(c1, "base")->child); /* new entity: no base */
   /* base of change 2 = the version change 1 gave the field */
   cJSON *base = cJSON_GetObjectItem(cJSON_GetObjectItem(c2, "base"), "members");
   cJSON *h1 = cJSON_GetObjectItem(c1, "hlc");
   assert_non_null(base);
-  assert_int_equal((int64_t)cJSON_GetArrayItem(base, 0)->valuedouble,
-                   (int64_t)cJSON_GetArrayItem(h1, 0)->valuedouble);
+  assert_int_equal((int64_t)cJSON_GetArrayItem(base, 0)->valuedouble, (int64_t)cJSON_GetArrayItem(h1, 0)->valuedouble);
   assert_string_equal(cJSON_GetArrayItem(base, 2)->valuestring, "dev-a");
   assert_true(gs_dev_ver_cmp(cJSON_GetObjectItem(c2, "hlc"), h1) > 0);
 
@@ -271,14 +256,12 @@ typedef struct fake {
   int pages_served;
 } fake;
 
-static int fk_connect(void *ctx, int ms)
-{
+static int fk_connect(void *ctx, int ms) {
   ((fake *)ctx)->connects++;
   return GS_OK;
 }
 
-static int reply(const char *doc, gs_dev_accept_fn accept, void *arg, char **out, size_t *len)
-{
+static int reply(const char *doc, gs_dev_accept_fn accept, void *arg, char **out, size_t *len) {
   /* A stale ack first: the engine must skip it. */
   const char *stale = "{\"v\":1,\"batch\":\"b-stale\",\"acked_seq\":999}";
   assert_false(accept(stale, strlen(stale), arg));
@@ -288,13 +271,11 @@ static int reply(const char *doc, gs_dev_accept_fn accept, void *arg, char **out
   return GS_OK;
 }
 
-static int fk_push(void *ctx, const char *batch, size_t len, gs_dev_accept_fn accept, void *arg,
-                   int ms, char **out, size_t *olen)
-{
+static int fk_push(void *ctx, const char *batch, size_t len, gs_dev_accept_fn accept, void *arg, int ms, char **out,
+                   size_t *olen) {
   fake *f = ctx;
   char doc[2048];
-  if (f->pushes < 32)
-    f->batches[f->pushes] = strndup(batch, len);
+  if (f->pushes < 32) f->batches[f->pushes] = strndup(batch, len);
   f->pushes++;
   cJSON *b = cJSON_Parse(batch);
   const char *id = cJSON_GetObjectItem(b, "batch")->valuestring;
@@ -315,8 +296,7 @@ static int fk_push(void *ctx, const char *batch, size_t len, gs_dev_accept_fn ac
              "{\"v\":1,\"batch\":\"%s\",\"acked_seq\":%d,\"hlc\":[1,0],\"applied\":%d,"
              "\"duplicates\":0,\"rejected\":[{\"id\":\"%s\",\"seq\":%d,\"error\":\"bad_value\","
              "\"detail\":\"members\"}],\"conflicts\":[\"x\"]}",
-             id, last, n - 1,
-             cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "id")->valuestring, first);
+             id, last, n - 1, cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "id")->valuestring, first);
   } else {
     /* F_ACK_FIRST_ONLY: the watermark stops at the first change. */
     int acked = f->mode == F_ACK_FIRST_ONLY && f->pushes == 1 ? first : last;
@@ -326,14 +306,12 @@ static int fk_push(void *ctx, const char *batch, size_t len, gs_dev_accept_fn ac
              id, acked, acked - first + 1);
   }
   cJSON_Delete(b);
-  if (rc)
-    return rc;
+  if (rc) return rc;
   return reply(doc, accept, arg, out, olen);
 }
 
-static int fk_pull(void *ctx, const char *req, size_t len, gs_dev_accept_fn accept, void *arg,
-                   int ms, char **out, size_t *olen)
-{
+static int fk_pull(void *ctx, const char *req, size_t len, gs_dev_accept_fn accept, void *arg, int ms, char **out,
+                   size_t *olen) {
   fake *f = ctx;
   cJSON *r = cJSON_Parse(req);
   int since = cJSON_GetObjectItem(r, "since")->valueint;
@@ -351,25 +329,20 @@ static int fk_pull(void *ctx, const char *req, size_t len, gs_dev_accept_fn acce
 
 static void fk_close(void *ctx) {}
 static void fk_destroy(void *ctx) {}
-static const gs_dev_transport_ops fake_ops = {"fake", fk_connect, fk_push, fk_pull, fk_close,
-                                              fk_destroy};
+static const gs_dev_transport_ops fake_ops = {"fake", fk_connect, fk_push, fk_pull, fk_close, fk_destroy};
 
-static void fake_free(fake *f)
-{
-  for (int i = 0; i < 32; i++)
-    free(f->batches[i]);
+static void fake_free(fake *f) {
+  for (int i = 0; i < 32; i++) free(f->batches[i]);
 }
 
 static gs_dev_sync_opts quick = {5000, 1000, 2, 200 * 1024, 500, 1};
 
-static void sync_trims_outbox(void **state)
-{
+static void sync_trims_outbox(void **state) {
   fixture *fx = *state;
   fake f = {.mode = F_ACK_FIRST_ONLY};
   gs_dev_transport t = {&fake_ops, &f};
   gs_dev_sync_stats st;
-  for (int i = 0; i < 5; i++)
-    new_household(fx->dev, "g1", i);
+  for (int i = 0; i < 5; i++) new_household(fx->dev, "g1", i);
   assert_int_equal(gs_dev_sync(fx->dev, &t, &quick, &st), GS_OK);
   /* batches of 2: [1,2] acked to 1 only, then [2,3], [4,5] */
   assert_int_equal(f.pushes, 3);
@@ -385,8 +358,7 @@ static void sync_trims_outbox(void **state)
   fake_free(&f);
 }
 
-static void sync_resends_same_batch(void **state)
-{
+static void sync_resends_same_batch(void **state) {
   fixture *fx = *state;
   fake f = {.mode = F_DROP_FIRST};
   gs_dev_transport t = {&fake_ops, &f};
@@ -401,8 +373,7 @@ static void sync_resends_same_batch(void **state)
 }
 
 /* A crash after sending: the next sync (new handle) resends the same batch. */
-static void inflight_survives_reopen(void **state)
-{
+static void inflight_survives_reopen(void **state) {
   fixture *fx = *state;
   fake f = {.mode = F_DROP_ALL};
   gs_dev_transport t = {&fake_ops, &f};
@@ -413,8 +384,7 @@ static void inflight_survives_reopen(void **state)
   assert_int_equal(gs_dev_sync(fx->dev, &t, &once, NULL), GS_ETIMEOUT);
   int sent = f.pushes;
   assert_true(sent >= 2 && sent < 32);
-  for (int i = 1; i < sent; i++)
-    assert_string_equal(f.batches[0], f.batches[i]);
+  for (int i = 1; i < sent; i++) assert_string_equal(f.batches[0], f.batches[i]);
   gs_dev_close(fx->dev);
   char err[600];
   assert_int_equal(gs_dev_open(fx->home, &fx->dev, err, sizeof(err)), GS_OK);
@@ -428,15 +398,13 @@ static void inflight_survives_reopen(void **state)
   fake_free(&f);
 }
 
-static void sync_splits_too_large(void **state)
-{
+static void sync_splits_too_large(void **state) {
   fixture *fx = *state;
   fake f = {.mode = F_TOO_LARGE_OVER2};
   gs_dev_transport t = {&fake_ops, &f};
   gs_dev_sync_opts o = quick;
   o.max_changes = 200;
-  for (int i = 0; i < 5; i++)
-    new_household(fx->dev, "g1", i);
+  for (int i = 0; i < 5; i++) new_household(fx->dev, "g1", i);
   assert_int_equal(gs_dev_sync(fx->dev, &t, &o, NULL), GS_OK);
   assert_int_equal(f.pushes, 4); /* 5 (too large), 2, 2, 1 */
   gs_dev_status s;
@@ -446,8 +414,7 @@ static void sync_splits_too_large(void **state)
   fake_free(&f);
 }
 
-static void sync_rejections(void **state)
-{
+static void sync_rejections(void **state) {
   fixture *fx = *state;
   fake f = {.mode = F_REJECT};
   gs_dev_transport t = {&fake_ops, &f};
@@ -466,8 +433,7 @@ static void sync_rejections(void **state)
   cJSON *r = NULL;
   assert_int_equal(gs_dev_rejected(fx->dev, &r), GS_OK);
   assert_int_equal(cJSON_GetArraySize(r), 1);
-  assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(r, 0), "error")->valuestring,
-                      "bad_value");
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(r, 0), "error")->valuestring, "bad_value");
   assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(r, 0), "seq")->valueint, 1);
   cJSON_Delete(r);
   fake_free(&f);
@@ -484,8 +450,7 @@ static void sync_rejections(void **state)
   fake_free(&g);
 }
 
-static void sync_pulls_pages(void **state)
-{
+static void sync_pulls_pages(void **state) {
   fixture *fx = *state;
   fake f = {.mode = F_ACK_ALL};
   gs_dev_transport t = {&fake_ops, &f};
@@ -509,30 +474,28 @@ static void sync_pulls_pages(void **state)
   assert_int_equal(gs_dev_set(fx->dev, "household", "h-1", fl, NULL), GS_OK);
   cJSON_Delete(fl);
   sqlite3_stmt *q;
-  sqlite3_prepare_v2(fx->dev->db, "SELECT json_extract(body,'$.base.members') FROM outbox", -1,
-                     &q, NULL);
+  sqlite3_prepare_v2(fx->dev->db, "SELECT json_extract(body,'$.base.members') FROM outbox", -1, &q, NULL);
   assert_int_equal(sqlite3_step(q), SQLITE_ROW);
   assert_string_equal((const char *)sqlite3_column_text(q, 0), "[11,0,\"dev-z\"]");
   sqlite3_finalize(q);
   fake_free(&f);
 }
 
-int main(void)
-{
+int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(hlc_tick_monotonic),
-    cmocka_unit_test(hlc_counter_carries),
-    cmocka_unit_test(hlc_merge_cases),
-    cmocka_unit_test(ver_compare),
-    cmocka_unit_test(merge_lww),
-    cmocka_unit_test(merge_commutes),
-    cmocka_unit_test_setup_teardown(set_builds_changes, dev_setup, dev_teardown),
-    cmocka_unit_test_setup_teardown(sync_trims_outbox, dev_setup, dev_teardown),
-    cmocka_unit_test_setup_teardown(sync_resends_same_batch, dev_setup, dev_teardown),
-    cmocka_unit_test_setup_teardown(inflight_survives_reopen, dev_setup, dev_teardown),
-    cmocka_unit_test_setup_teardown(sync_splits_too_large, dev_setup, dev_teardown),
-    cmocka_unit_test_setup_teardown(sync_rejections, dev_setup, dev_teardown),
-    cmocka_unit_test_setup_teardown(sync_pulls_pages, dev_setup, dev_teardown),
+      cmocka_unit_test(hlc_tick_monotonic),
+      cmocka_unit_test(hlc_counter_carries),
+      cmocka_unit_test(hlc_merge_cases),
+      cmocka_unit_test(ver_compare),
+      cmocka_unit_test(merge_lww),
+      cmocka_unit_test(merge_commutes),
+      cmocka_unit_test_setup_teardown(set_builds_changes, dev_setup, dev_teardown),
+      cmocka_unit_test_setup_teardown(sync_trims_outbox, dev_setup, dev_teardown),
+      cmocka_unit_test_setup_teardown(sync_resends_same_batch, dev_setup, dev_teardown),
+      cmocka_unit_test_setup_teardown(inflight_survives_reopen, dev_setup, dev_teardown),
+      cmocka_unit_test_setup_teardown(sync_splits_too_large, dev_setup, dev_teardown),
+      cmocka_unit_test_setup_teardown(sync_rejections, dev_setup, dev_teardown),
+      cmocka_unit_test_setup_teardown(sync_pulls_pages, dev_setup, dev_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

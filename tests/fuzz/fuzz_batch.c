@@ -14,15 +14,13 @@
 
 #define MAX_GROUP 8
 
-static void check_ack(const gs_buf *ack, const uint8_t *data, size_t size)
-{
+static void check_ack(const gs_buf *ack, const uint8_t *data, size_t size) {
   cJSON *j = ack->data ? cJSON_ParseWithLength(ack->data, ack->len) : NULL;
   fz_check(cJSON_IsObject(j), "the ack is a JSON object", data, size);
   cJSON_Delete(j);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static gs_engine *e;
   if (!e) e = fz_engine("batch.db");
   const char *p = (const char *)data;

@@ -47,41 +47,36 @@
 #include "gs_coapreq.h"
 #include "gs_error.h"
 
-#define SEP "~~~~"
-#define SEPLEN 4
-#define MAX_DGRAMS 16
-#define PUMP_ROUNDS 8
-#define MAX_BODY 4096 /* small, so that a few Block1 blocks reach 4.13 */
-#define DEVICE "dev-a"
+#define SEP          "~~~~"
+#define SEPLEN       4
+#define MAX_DGRAMS   16
+#define PUMP_ROUNDS  8
+#define MAX_BODY     4096 /* small, so that a few Block1 blocks reach 4.13 */
+#define DEVICE       "dev-a"
 #define MAX_SESSIONS 4
 
 static struct {
   gs_engine *engine;
-  int trace;              /* GS_FUZZ_TRACE set: one line per datagram and reply on stderr */
-  coap_context_t *ctx;    /* the server: the collector's handlers, no DTLS */
+  int trace;           /* GS_FUZZ_TRACE set: one line per datagram and reply on stderr */
+  coap_context_t *ctx; /* the server: the collector's handlers, no DTLS */
   gs_coapreq *q;
-  int cli;                /* the client's UDP socket, bound once */
-  struct sockaddr_in srv; /* where the endpoint listens */
+  int cli;                                /* the client's UDP socket, bound once */
+  struct sockaddr_in srv;                 /* where the endpoint listens */
   coap_session_t *sessions[MAX_SESSIONS]; /* server sessions of this input */
   size_t nsessions;
-  char big_status[3000];  /* a status document that needs Block2 */
+  char big_status[3000]; /* a status document that needs Block2 */
 } g;
 
-static void discard_log(coap_log_t level, const char *message)
-{
-  (void)level, (void)message;
-}
+static void discard_log(coap_log_t level, const char *message) { (void)level, (void)message; }
 
 /* The identity callback: every session is DEVICE. */
-static gs_coapreq_id fixed_device(void *arg, coap_session_t *s, const char *what, char dev[65])
-{
+static gs_coapreq_id fixed_device(void *arg, coap_session_t *s, const char *what, char dev[65]) {
   (void)arg, (void)s, (void)what;
   memcpy(dev, DEVICE, sizeof DEVICE);
   return GS_COAPREQ_ID_OK;
 }
 
-static struct sockaddr_in loopback(uint16_t port)
-{
+static struct sockaddr_in loopback(uint16_t port) {
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
   a.sin_family = AF_INET;
@@ -91,8 +86,7 @@ static struct sockaddr_in loopback(uint16_t port)
 }
 
 /* A free UDP port on 127.0.0.1 (bound, read back, closed). */
-static uint16_t free_port(void)
-{
+static uint16_t free_port(void) {
   struct sockaddr_in a = loopback(0);
   socklen_t l = sizeof a;
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -108,8 +102,7 @@ static uint16_t free_port(void)
  * DTLS error) with SERVER_SESSION_DEL, as gs_coap.c relies on, but not one it
  * frees with its endpoint: the sessions of an input are remembered so that
  * their Block1 bodies are dropped before the endpoint goes. */
-static int on_event(coap_session_t *s, const coap_event_t ev)
-{
+static int on_event(coap_session_t *s, const coap_event_t ev) {
   if (ev == COAP_EVENT_SERVER_SESSION_NEW) {
     fz_check(g.nsessions < MAX_SESSIONS, "one client socket makes few sessions", (const uint8_t *)"", 0);
     g.sessions[g.nsessions++] = s;
@@ -119,16 +112,15 @@ static int on_event(coap_session_t *s, const coap_event_t ev)
   return 0;
 }
 
-static void sessions_closed(void)
-{
+static void sessions_closed(void) {
   for (size_t i = 0; i < g.nsessions; i++) gs_coapreq_session_closed(g.q, g.sessions[i]);
   g.nsessions = 0;
 }
 
-static void server_start(void)
-{
+static void server_start(void) {
   static const char small[] = "{\"v\":1,\"org\":\"g1\",\"devices\":2,\"pending\":0}";
-  if (!(g.ctx = coap_new_context(NULL)) || gs_coapreq_new(&g.q, g.ctx, g.engine, MAX_BODY, fixed_device, NULL) != GS_OK) {
+  if (!(g.ctx = coap_new_context(NULL)) ||
+      gs_coapreq_new(&g.q, g.ctx, g.engine, MAX_BODY, fixed_device, NULL) != GS_OK) {
     fprintf(stderr, "fuzz_coap: cannot create the libcoap context\n");
     abort();
   }
@@ -137,23 +129,20 @@ static void server_start(void)
   gs_coapreq_status_changed(g.q, "c1", g.big_status, strlen(g.big_status));
 }
 
-static void server_stop(void)
-{
+static void server_stop(void) {
   coap_free_context(g.ctx); /* first: its resources point into g.q */
   gs_coapreq_free(g.q);
   g.ctx = NULL;
   g.q = NULL;
 }
 
-static void teardown(void)
-{
+static void teardown(void) {
   server_stop();
   coap_cleanup();
   close(g.cli);
 }
 
-static void setup(void)
-{
+static void setup(void) {
   g.engine = fz_engine("coap.db");
   g.trace = getenv("GS_FUZZ_TRACE") != NULL;
   coap_startup();
@@ -177,8 +166,7 @@ static void setup(void)
 }
 
 /* The endpoint of one input, listening at g.srv. */
-static coap_endpoint_t *endpoint(void)
-{
+static coap_endpoint_t *endpoint(void) {
   for (int attempt = 0; attempt < 20; attempt++) {
     coap_address_t addr;
     coap_address_init(&addr);
@@ -193,15 +181,13 @@ static coap_endpoint_t *endpoint(void)
 }
 
 /* Runs libcoap while it has something to do, without waiting, bounded. */
-static void pump(void)
-{
+static void pump(void) {
   struct pollfd p = {coap_context_get_coap_fd(g.ctx), POLLIN, 0};
   for (int i = 0; i < PUMP_ROUNDS && poll(&p, 1, 0) > 0; i++) coap_io_process(g.ctx, COAP_IO_NO_WAIT);
 }
 
 /* Reads every pending reply and checks it. */
-static void drain(const uint8_t *data, size_t size)
-{
+static void drain(const uint8_t *data, size_t size) {
   static uint8_t buf[65536];
   ssize_t r;
   while ((r = recv(g.cli, buf, sizeof buf, MSG_DONTWAIT)) >= 0) {
@@ -237,14 +223,14 @@ typedef struct dgram_info {
   int fragment; /* Block1 with the More flag: not the end of a body */
 } dgram_info;
 
-static dgram_info inspect(const uint8_t *d, size_t n)
-{
+static dgram_info inspect(const uint8_t *d, size_t n) {
   coap_pdu_t *pdu = coap_pdu_init(0, 0, 0, n + 16);
   coap_opt_iterator_t it;
   coap_block_t b1;
   dgram_info i = {0, 0, 0};
   if (pdu && coap_pdu_parse(COAP_PROTO_UDP, d, n, pdu) == 1) {
-    i.proxy = coap_check_option(pdu, COAP_OPTION_PROXY_URI, &it) || coap_check_option(pdu, COAP_OPTION_PROXY_SCHEME, &it) ||
+    i.proxy = coap_check_option(pdu, COAP_OPTION_PROXY_URI, &it) ||
+              coap_check_option(pdu, COAP_OPTION_PROXY_SCHEME, &it) ||
               coap_check_option(pdu, COAP_OPTION_HOP_LIMIT, &it);
     i.observe = coap_check_option(pdu, COAP_OPTION_OBSERVE, &it) != NULL;
     i.fragment = coap_get_block(pdu, COAP_OPTION_BLOCK1, &b1) && b1.m;
@@ -253,8 +239,7 @@ static dgram_info inspect(const uint8_t *d, size_t n)
   return i;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!g.engine) setup();
   coap_endpoint_t *ep = endpoint();
   sqlite3 *db = gs_engine_db(g.engine);

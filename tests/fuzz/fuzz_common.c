@@ -18,8 +18,7 @@ static size_t g_nengines;
 
 /* Removes the temp dir and its files (flat: the fixtures create no subdirs
  * except a PKI dir, handled one level deep). */
-static void rm_flat(const char *dir)
-{
+static void rm_flat(const char *dir) {
   DIR *d = opendir(dir);
   if (!d) return;
   struct dirent *de;
@@ -35,8 +34,7 @@ static void rm_flat(const char *dir)
   closedir(d);
 }
 
-static void cleanup(void)
-{
+static void cleanup(void) {
   for (size_t i = 0; i < g_nengines; i++) gs_engine_close(g_engines[i]);
   g_nengines = 0;
   if (g_dir[0]) {
@@ -45,8 +43,7 @@ static void cleanup(void)
   }
 }
 
-const char *fz_dir(void)
-{
+const char *fz_dir(void) {
   if (!g_dir[0]) {
     snprintf(g_dir, sizeof g_dir, "/tmp/gs-fuzz.XXXXXX");
     if (!mkdtemp(g_dir)) {
@@ -60,8 +57,7 @@ const char *fz_dir(void)
 
 void fz_path(const char *name, char *out, size_t n) { snprintf(out, n, "%s/%s", fz_dir(), name); }
 
-void fz_write(const char *path, const void *data, size_t n)
-{
+void fz_write(const char *path, const void *data, size_t n) {
   FILE *f = fopen(path, "wb");
   if (!f || (n && fwrite(data, 1, n, f) != n) || fclose(f) != 0) {
     perror(path);
@@ -69,14 +65,12 @@ void fz_write(const char *path, const void *data, size_t n)
   }
 }
 
-static int64_t fixed_clock(void *ctx)
-{
+static int64_t fixed_clock(void *ctx) {
   (void)ctx;
   return FZ_NOW_MS;
 }
 
-static void must(int rc, const char *what, const char *err)
-{
+static void must(int rc, const char *what, const char *err) {
   if (rc != GS_OK) {
     fprintf(stderr, "fuzz fixture: %s failed: %s %s\n", what, gs_strerror(rc), err ? err : "");
     abort();
@@ -85,20 +79,19 @@ static void must(int rc, const char *what, const char *err)
 
 /* Entities the pull and merge paths work on: households in g1 and g2, a visit. */
 static const char *const seed_batch =
-  "{\"v\":1,\"batch\":\"seed-1\",\"changes\":["
-  "{\"id\":\"00000000-0000-4000-8000-000000000001\",\"seq\":1,\"type\":\"household\","
-  "\"entity\":\"10000000-0000-4000-8000-000000000001\",\"hlc\":[1763870000000,0],"
-  "\"set\":{\"grid\":\"g1\",\"address\":\"幸福路1号\",\"members\":3,\"tags\":[\"elderly_alone\"]}},"
-  "{\"id\":\"00000000-0000-4000-8000-000000000002\",\"seq\":2,\"type\":\"household\","
-  "\"entity\":\"10000000-0000-4000-8000-000000000002\",\"hlc\":[1763870000001,0],"
-  "\"set\":{\"grid\":\"g1\",\"address\":\"幸福路2号\",\"members\":1}},"
-  "{\"id\":\"00000000-0000-4000-8000-000000000003\",\"seq\":3,\"type\":\"visit\","
-  "\"entity\":\"20000000-0000-4000-8000-000000000001\",\"hlc\":[1763870000002,0],"
-  "\"set\":{\"grid\":\"g1\",\"household\":\"10000000-0000-4000-8000-000000000001\","
-  "\"kind\":\"routine\",\"visited_at\":1763870000000,\"summary\":\"入户走访\"}}]}";
+    "{\"v\":1,\"batch\":\"seed-1\",\"changes\":["
+    "{\"id\":\"00000000-0000-4000-8000-000000000001\",\"seq\":1,\"type\":\"household\","
+    "\"entity\":\"10000000-0000-4000-8000-000000000001\",\"hlc\":[1763870000000,0],"
+    "\"set\":{\"grid\":\"g1\",\"address\":\"幸福路1号\",\"members\":3,\"tags\":[\"elderly_alone\"]}},"
+    "{\"id\":\"00000000-0000-4000-8000-000000000002\",\"seq\":2,\"type\":\"household\","
+    "\"entity\":\"10000000-0000-4000-8000-000000000002\",\"hlc\":[1763870000001,0],"
+    "\"set\":{\"grid\":\"g1\",\"address\":\"幸福路2号\",\"members\":1}},"
+    "{\"id\":\"00000000-0000-4000-8000-000000000003\",\"seq\":3,\"type\":\"visit\","
+    "\"entity\":\"20000000-0000-4000-8000-000000000001\",\"hlc\":[1763870000002,0],"
+    "\"set\":{\"grid\":\"g1\",\"household\":\"10000000-0000-4000-8000-000000000001\","
+    "\"kind\":\"routine\",\"visited_at\":1763870000000,\"summary\":\"入户走访\"}}]}";
 
-gs_engine *fz_engine(const char *dbname)
-{
+gs_engine *fz_engine(const char *dbname) {
   char db[256], err[512] = "";
   gs_engine *e = NULL;
   if (g_nengines == sizeof g_engines / sizeof g_engines[0]) abort();
@@ -131,8 +124,7 @@ gs_engine *fz_engine(const char *dbname)
   return e;
 }
 
-void fz_check(int cond, const char *what, const uint8_t *data, size_t size)
-{
+void fz_check(int cond, const char *what, const uint8_t *data, size_t size) {
   if (cond) return;
   fprintf(stderr, "fuzz: invariant violated: %s (input of %zu bytes: %.*s)\n", what, size,
           (int)(size > 300 ? 300 : size), (const char *)data);

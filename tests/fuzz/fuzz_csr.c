@@ -12,8 +12,7 @@
 #include "gs_certs.h"
 #include "gs_error.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static gs_certs *c;
   static char csr[256];
   if (!c) {

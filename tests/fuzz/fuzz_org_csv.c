@@ -9,8 +9,7 @@
 #include "fuzz_common.h"
 #include "gs_error.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static gs_engine *e;
   static char path[256];
   if (!e) {

@@ -8,8 +8,7 @@
 #include "fuzz_common.h"
 #include "gs_error.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static gs_engine *e;
   static const char *const devices[] = {"dev-a", "dev-b", "dev-off", "dev-nobody", "BAD/../id"};
   if (!e) e = fz_engine("pull.db");

@@ -13,8 +13,7 @@
 
 #include "fuzz_common.h"
 
-static int run_file(const char *path)
-{
+static int run_file(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     perror(path);
@@ -56,8 +55,7 @@ static int run_file(const char *path)
 
 static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int run_dir(const char *dir, long *count)
-{
+static int run_dir(const char *dir, long *count) {
   DIR *d = opendir(dir);
   if (!d) {
     perror(dir);
@@ -95,8 +93,7 @@ static int run_dir(const char *dir, long *count)
   return rc;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   long count = 0;
   int rc = 0;
   for (int i = 1; i < argc; i++) {

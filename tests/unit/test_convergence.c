@@ -19,10 +19,10 @@
 #include "gs_error.h"
 #include "tharness.h"
 
-#define NDEV 3
-#define NENT 3
+#define NDEV   3
+#define NENT   3
 #define NFIELD 4
-#define MAXCH 64
+#define MAXCH  64
 
 static const char *const devs[NDEV] = {"dev-a", "dev-b", "dev-c"};
 static const char *const fields[NFIELD] = {"members", "note", "phone", "tags"};
@@ -112,7 +112,8 @@ static int generate(mchange *ch, ver known[NDEV][NENT][NFIELD]) {
     int used[NFIELD] = {0};
     for (int q = 0; q < c->nf; q++) {
       int f;
-      do f = (int)rnd(NFIELD); while (used[f]);
+      do f = (int)rnd(NFIELD);
+      while (used[f]);
       used[f] = 1;
       c->f[q] = f;
       c->val[q] = (int)rnd(3);
@@ -222,7 +223,8 @@ static void run_once(const mchange *ch, int n, char state[NENT][4096], char *con
     }
     snprintf(buf + l, sizeof buf - l, "]}");
     cJSON *ack = th_apply(t, devs[d], buf);
-    if (cJSON_GetArraySize(cJSON_GetObjectItem(ack, "rejected")) != 0) fail_msg("unexpected rejection: %s", t->out.data);
+    if (cJSON_GetArraySize(cJSON_GetObjectItem(ack, "rejected")) != 0)
+      fail_msg("unexpected rejection: %s", t->out.data);
     cJSON_Delete(ack);
   }
   for (int e = 0; e < NENT; e++) {
@@ -237,7 +239,8 @@ static void run_once(const mchange *ch, int n, char state[NENT][4096], char *con
                    SQLITE_OK);
   size_t cl = 0;
   conf[0] = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) cl += (size_t)snprintf(conf + cl, conf_len - cl, "%s\n", sqlite3_column_text(st, 0));
+  while (sqlite3_step(st) == SQLITE_ROW)
+    cl += (size_t)snprintf(conf + cl, conf_len - cl, "%s\n", sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
   /* every device's watermark covers all its seqs */
   for (int d = 0; d < NDEV; d++) {
@@ -273,12 +276,14 @@ static void test_convergence(void **state) {
       trials++;
       char(*cur)[4096] = r == 0 ? st0 : st;
       for (int e = 0; e < NENT; e++) {
-        if (r > 0 && strcmp(st0[e], st[e])) fail_msg("set %d order %d: entity h%d differs:\n%s\n%s", k, r, e, st0[e], st[e]);
+        if (r > 0 && strcmp(st0[e], st[e]))
+          fail_msg("set %d order %d: entity h%d differs:\n%s\n%s", k, r, e, st0[e], st[e]);
         /* fields part equals the model */
         char *bar = strchr(cur[e], '|');
         assert_non_null(bar);
         if (strncmp(cur[e], mstate[e], (size_t)(bar - cur[e])) || strlen(mstate[e]) != (size_t)(bar - cur[e]))
-          fail_msg("set %d order %d: entity h%d: engine %.*s, model %s", k, r, e, (int)(bar - cur[e]), cur[e], mstate[e]);
+          fail_msg("set %d order %d: entity h%d: engine %.*s, model %s", k, r, e, (int)(bar - cur[e]), cur[e],
+                   mstate[e]);
       }
       if (strcmp(r == 0 ? conf0 : conf, mconf))
         fail_msg("set %d order %d: conflicts differ\nengine:\n%smodel:\n%s", k, r, r == 0 ? conf0 : conf, mconf);

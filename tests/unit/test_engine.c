@@ -51,9 +51,10 @@ static void test_duplicate_and_id_reused(void **state) {
   th *t = th_open();
   cJSON_Delete(th_apply(t, "dev-a", one("c1", 1, "h1", t->now, HH_SET)));
   /* same id, same content, keys in another order: a duplicate */
-  cJSON *ack = th_apply(t, "dev-a",
-                        "{\"v\":1,\"batch\":\"b-2\",\"changes\":[{\"set\":{\"address\":\"人民路1号\",\"grid\":\"g1\"},"
-                        "\"hlc\":[1763880000000,0],\"entity\":\"h1\",\"type\":\"household\",\"seq\":1,\"id\":\"c1\"}]}");
+  cJSON *ack =
+      th_apply(t, "dev-a",
+               "{\"v\":1,\"batch\":\"b-2\",\"changes\":[{\"set\":{\"address\":\"人民路1号\",\"grid\":\"g1\"},"
+               "\"hlc\":[1763880000000,0],\"entity\":\"h1\",\"type\":\"household\",\"seq\":1,\"id\":\"c1\"}]}");
   assert_int_equal(num(ack, "duplicates"), 1);
   assert_int_equal(num(ack, "applied"), 0);
   cJSON_Delete(ack);
@@ -90,12 +91,11 @@ static void test_rejection_codes(void **state) {
        "\"address\":\"a\",\"tags\":[\"rich\"]}}",
        "bad_value"},
       {"{\"id\":\"r8\",\"seq\":8,\"type\":\"household\",\"entity\":\"e\",\"hlc\":[1,0],\"set\":{}}", "bad_change"},
-      {"{\"id\":\"r9\",\"seq\":9,\"type\":\"household\",\"entity\":\"e/../x\",\"hlc\":[1,0]," HH_SET "}",
-       "bad_change"},
+      {"{\"id\":\"r9\",\"seq\":9,\"type\":\"household\",\"entity\":\"e/../x\",\"hlc\":[1,0]," HH_SET "}", "bad_change"},
       {"{\"id\":\"r10\",\"seq\":10,\"type\":\"household\",\"entity\":\"e\",\"hlc\":[1,70000]," HH_SET "}",
        "bad_change"},
-      {"{\"id\":\"r11\",\"seq\":11,\"type\":\"household\",\"entity\":\"e\",\"hlc\":[1,0],\"base\":{\"grid\":[1]},"
-       HH_SET "}",
+      {"{\"id\":\"r11\",\"seq\":11,\"type\":\"household\",\"entity\":\"e\",\"hlc\":[1,0],\"base\":{\"grid\":[1]}"
+       "," HH_SET "}",
        "bad_change"},
       {"{\"id\":\"r12\",\"seq\":12,\"type\":\"household\",\"entity\":\"e\",\"hlc\":[1,0],\"set\":{\"grid\":\"g1\","
        "\"address\":\"a\",\"address\":\"b\"}}",
@@ -219,17 +219,20 @@ static void test_conflict_logged(void **state) {
   assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(ack, "conflicts"), 0)->valuestring, "cb");
   cJSON_Delete(ack);
   assert_int_equal(th_int(t, "SELECT count(*) FROM conflict"), 1);
-  assert_string_equal(th_text(t, "SELECT a_change||','||b_change||','||winner||','||a_value||','||b_value FROM conflict"),
-                      "ca,cb,ca,4,6");
+  assert_string_equal(
+      th_text(t, "SELECT a_change||','||b_change||','||winner||','||a_value||','||b_value FROM conflict"),
+      "ca,cb,ca,4,6");
   assert_int_equal(th_int(t, "SELECT json_extract(fields,'$.members') FROM entity WHERE id='h1'"), 4);
   /* a later edit that saw dev-a's write does not conflict */
-  ack = th_apply(t, "dev-b", one("cc", 2, "h1", t->now + 5000,
-                                 "\"base\":{\"members\":[1763880001000,0,\"dev-a\"]},\"set\":{\"members\":7}"));
+  ack = th_apply(
+      t, "dev-b",
+      one("cc", 2, "h1", t->now + 5000, "\"base\":{\"members\":[1763880001000,0,\"dev-a\"]},\"set\":{\"members\":7}"));
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(ack, "conflicts")), 0);
   cJSON_Delete(ack);
   /* same value from two devices is no conflict */
-  ack = th_apply(t, "dev-a", one("cd", 3, "h1", t->now + 6000,
-                                 "\"base\":{\"members\":[1763880005000,0,\"dev-b\"]},\"set\":{\"members\":7}"));
+  ack = th_apply(
+      t, "dev-a",
+      one("cd", 3, "h1", t->now + 6000, "\"base\":{\"members\":[1763880005000,0,\"dev-b\"]},\"set\":{\"members\":7}"));
   assert_int_equal(th_int(t, "SELECT count(*) FROM conflict"), 1);
   cJSON_Delete(ack);
   th_close(t);
@@ -288,8 +291,9 @@ static void test_pull_pages(void **state) {
   gs_buf b = GS_BUF_INIT;
   gs_buf_puts(&b, "{\"v\":1,\"batch\":\"p\",\"changes\":[");
   for (int i = 0; i < 25; i++)
-    gs_buf_printf(&b, "%s{\"id\":\"p%d\",\"seq\":%d,\"type\":\"household\",\"entity\":\"e%02d\",\"hlc\":[1,0],"
-                      "\"set\":{\"grid\":\"%s\",\"address\":\"a\"}}",
+    gs_buf_printf(&b,
+                  "%s{\"id\":\"p%d\",\"seq\":%d,\"type\":\"household\",\"entity\":\"e%02d\",\"hlc\":[1,0],"
+                  "\"set\":{\"grid\":\"%s\",\"address\":\"a\"}}",
                   i ? "," : "", i, i + 1, i, i % 5 == 0 ? "g2" : "g1");
   gs_buf_puts(&b, "]}");
   cJSON_Delete(th_apply(t, "dev-a", b.data));
@@ -416,21 +420,25 @@ static void test_fast_create_same_bytes(void **state) {
   const char *batches[] = {
       /* household with tags, escapes, nulls and a base on create */
       fmt("{\"v\":1,\"batch\":\"f1\",\"changes\":[{\"id\":\"f1\",\"seq\":1,\"type\":\"household\",\"entity\":\"h1\","
-          "\"hlc\":[%lld,7],\"base\":{\"note\":[%lld,0,\"dev-b\"]},\"set\":{\"grid\":\"g1\",\"address\":\"人民路\\\"1\\\"号\\n\\u0001\","
+          "\"hlc\":[%lld,7],\"base\":{\"note\":[%lld,0,\"dev-b\"]},\"set\":{\"grid\":\"g1\",\"address\":"
+          "\"人民路\\\"1\\\"号\\n\\u0001\","
           "\"members\":4,\"tags\":[\"elderly_alone\",\"disabled\"],\"note\":null,\"phone\":\"138\"}},"
           /* visit with gps floats and a duration */
           "{\"id\":\"f2\",\"seq\":2,\"type\":\"visit\",\"entity\":\"v1\",\"hlc\":[%lld,8],\"set\":{\"grid\":\"g1\","
-          "\"household\":\"h1\",\"visited_at\":%lld,\"summary\":\"入户走访\",\"gps\":[39.9042,116.4074],\"duration\":12.0}},"
+          "\"household\":\"h1\",\"visited_at\":%lld,\"summary\":\"入户走访\",\"gps\":[39.9042,116.4074],\"duration\":"
+          "12.0}},"
           /* report; a deleted-on-create entity */
           "{\"id\":\"f3\",\"seq\":3,\"type\":\"report\",\"entity\":\"r1\",\"hlc\":[%lld,9],\"set\":{\"grid\":\"g2\","
           "\"category\":\"dispute\",\"title\":\"噪音\",\"urgency\":\"high\",\"photos\":[\"a.jpg\"],\"due_at\":%lld}},"
-          "{\"id\":\"f4\",\"seq\":4,\"type\":\"household\",\"entity\":\"h2\",\"hlc\":[%lld,10],\"set\":{\"grid\":\"g2\","
+          "{\"id\":\"f4\",\"seq\":4,\"type\":\"household\",\"entity\":\"h2\",\"hlc\":[%lld,10],\"set\":{\"grid\":"
+          "\"g2\","
           "\"address\":\"x\",\"_deleted\":true}}]}",
           n, n - 5000, n, n, n, n + 86400000LL, n),
       /* edits of what was created: the general path in both stores */
       fmt("{\"v\":1,\"batch\":\"f5\",\"changes\":[{\"id\":\"f5\",\"seq\":5,\"type\":\"household\",\"entity\":\"h1\","
           "\"hlc\":[%lld,0],\"base\":{\"members\":[%lld,7,\"dev-a\"]},\"set\":{\"members\":5}},"
-          "{\"id\":\"f6\",\"seq\":6,\"type\":\"report\",\"entity\":\"r1\",\"hlc\":[%lld,1],\"set\":{\"status\":\"resolved\"}}]}",
+          "{\"id\":\"f6\",\"seq\":6,\"type\":\"report\",\"entity\":\"r1\",\"hlc\":[%lld,1],\"set\":{\"status\":"
+          "\"resolved\"}}]}",
           n + 10, n, n + 11),
   };
   for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++) {
@@ -480,14 +488,22 @@ static void test_oom_paths(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_apply_and_ack),      cmocka_unit_test(test_duplicate_and_id_reused),
-      cmocka_unit_test(test_rejection_codes),    cmocka_unit_test(test_batch_level_errors),
-      cmocka_unit_test(test_limits),             cmocka_unit_test(test_lww_and_order),
-      cmocka_unit_test(test_conflict_logged),    cmocka_unit_test(test_clock_skew_clamped),
-      cmocka_unit_test(test_watermark),          cmocka_unit_test(test_forbidden_existing_grid),
-      cmocka_unit_test(test_pull_pages),         cmocka_unit_test(test_group_commit),
-      cmocka_unit_test(test_newer_db_refused),   cmocka_unit_test(test_oom_paths),
-      cmocka_unit_test(test_fast_create_same_bytes), cmocka_unit_test(test_wal_sync_thread),
+      cmocka_unit_test(test_apply_and_ack),
+      cmocka_unit_test(test_duplicate_and_id_reused),
+      cmocka_unit_test(test_rejection_codes),
+      cmocka_unit_test(test_batch_level_errors),
+      cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_lww_and_order),
+      cmocka_unit_test(test_conflict_logged),
+      cmocka_unit_test(test_clock_skew_clamped),
+      cmocka_unit_test(test_watermark),
+      cmocka_unit_test(test_forbidden_existing_grid),
+      cmocka_unit_test(test_pull_pages),
+      cmocka_unit_test(test_group_commit),
+      cmocka_unit_test(test_newer_db_refused),
+      cmocka_unit_test(test_oom_paths),
+      cmocka_unit_test(test_fast_create_same_bytes),
+      cmocka_unit_test(test_wal_sync_thread),
   };
   return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

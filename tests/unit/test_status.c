@@ -77,9 +77,11 @@ static void test_numbers(void **state) {
   put(t, "dev-a", "visit", "v2", now + 2, "\"_deleted\":true");
   assert_int_equal(nums(s, "g1", now).visited_period, 1);
   /* reports: open by urgency, overdue after refresh, resolved leaves the count */
-  put(t, "dev-a", "report", "r1", now, "\"grid\":\"g1\",\"category\":\"dispute\",\"title\":\"x\",\"urgency\":\"high\",\"due_at\":1763800000000");
+  put(t, "dev-a", "report", "r1", now,
+      "\"grid\":\"g1\",\"category\":\"dispute\",\"title\":\"x\",\"urgency\":\"high\",\"due_at\":1763800000000");
   put(t, "dev-a", "report", "r2", now, "\"grid\":\"g1\",\"category\":\"facility\",\"title\":\"y\"");
-  put(t, "dev-a", "report", "r3", now, "\"grid\":\"g2\",\"category\":\"facility\",\"title\":\"z\",\"status\":\"closed\"");
+  put(t, "dev-a", "report", "r3", now,
+      "\"grid\":\"g2\",\"category\":\"facility\",\"title\":\"z\",\"status\":\"closed\"");
   assert_int_equal(gs_status_refresh(s, now), GS_OK);
   n = nums(s, "g1", now);
   assert_int_equal(n.reports_open, 2);
@@ -187,8 +189,10 @@ static void test_recount_equals_incremental(void **state) {
       break;
     case 3:
       snprintf(id, sizeof id, "r%u", rnd(40));
-      snprintf(set, sizeof set, "\"grid\":\"%s\",\"category\":\"other\",\"title\":\"t\",\"status\":\"%s\",\"urgency\":\"%s\",\"due_at\":%lld",
-               g, sts[rnd(6)], urg[rnd(4)], at + 5 * DAY);
+      snprintf(
+          set, sizeof set,
+          "\"grid\":\"%s\",\"category\":\"other\",\"title\":\"t\",\"status\":\"%s\",\"urgency\":\"%s\",\"due_at\":%lld",
+          g, sts[rnd(6)], urg[rnd(4)], at + 5 * DAY);
       break;
     case 4:
       snprintf(id, sizeof id, "%c%u", "hvr"[rnd(3)], rnd(40));
