@@ -178,7 +178,7 @@ int gs_engine_open(gs_engine **out, const gs_engine_config *cfg, char *err, size
   e->fast_create = 1;
   if ((rc = gs_schema_load_builtin(&e->schema, err, errlen))) goto fail;
   int ws = cfg->wal_sync_thread && cfg->synchronous == 2;
-  if ((rc = gs_store_open(cfg->db_path, ws ? 1 : cfg->synchronous, &e->db, err, errlen))) goto fail;
+  if ((rc = gs_store_open_db(cfg->db_path, ws ? 1 : cfg->synchronous, &e->db, err, errlen))) goto fail;
   /* the store is open in WAL mode and was read, so its -wal file exists */
   if (ws && (rc = gs_walsync_start(&e->ws, cfg->db_path))) {
     snprintf(err, errlen, "%s: cannot start the WAL sync thread: %s", cfg->db_path, gs_strerror(rc));
@@ -227,7 +227,7 @@ void gs_engine_close(gs_engine *e) {
   gs_buf_free(&e->sv);
   gs_buf_free(&e->sh);
   gs_buf_free(&e->sx);
-  gs_store_close(e->db);
+  gs_store_close_db(e->db);
   gs_schema_free(e->schema);
   gs_free(e);
 }

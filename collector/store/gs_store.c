@@ -1,10 +1,11 @@
-#include "gs_store.h"
+#include "gs_store_int.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "gs_error.h"
 #include "gs_log.h"
+#include "gs_mem.h"
 
 struct gs_migration {
   int version;
@@ -93,7 +94,7 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen) {
   return GS_OK;
 }
 
-int gs_store_open(const char *path, int synchronous, sqlite3 **out, char *err, size_t errlen) {
+int gs_store_open_db(const char *path, int synchronous, sqlite3 **out, char *err, size_t errlen) {
   static const char *const sync_names[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
   sqlite3 *db = NULL;
   int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -128,6 +129,96 @@ int gs_store_open(const char *path, int synchronous, sqlite3 **out, char *err, s
   return GS_OK;
 }
 
-void gs_store_close(sqlite3 *db) {
+void gs_store_close_db(sqlite3 *db) {
   if (db) sqlite3_close_v2(db);
+}
+
+/* ---- the store object ---------------------------------------------------- */
+
+int gs_store_open(gs_store **out, const char *path, int synchronous, char *err, size_t errlen) {
+  gs_store *s = gs_calloc(1, sizeof *s);
+  if (!s) return GS_ENOMEM;
+  int rc = gs_store_open_db(path, synchronous, &s->db, err, errlen);
+  if (rc) {
+    gs_free(s);
+    return rc;
+  }
+  snprintf(s->path, sizeof s->path, "%s", path);
+  *out = s;
+  return GS_OK;
+}
+
+void gs_store_close(gs_store *s) {
+  if (!s) return;
+  for (size_t i = 0; i < STORE_STMT_SLOTS; i++) sqlite3_finalize(s->stmt[i].st);
+  gs_store_close_db(s->db);
+  gs_free(s);
+}
+
+const char *gs_store_path(const gs_store *s) { return s->path; }
+
+sqlite3 *store__db(gs_store *s) { return s->db; }
+
+/* Open addressing on the SQL text's address: every statement is a string
+ * literal or a static const array, so its address names it for the life of
+ * the process. */
+sqlite3_stmt *store__stmt(gs_store *s, const char *sql) {
+  size_t h = ((uintptr_t)sql >> 3) * 2654435761u;
+  for (size_t n = 0; n < STORE_STMT_SLOTS; n++) {
+    struct store_stmt *slot = &s->stmt[(h + n) % STORE_STMT_SLOTS];
+    if (slot->sql == sql) {
+      sqlite3_reset(slot->st);
+      sqlite3_clear_bindings(slot->st);
+      return slot->st;
+    }
+    if (!slot->sql) {
+      int src = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &slot->st, NULL);
+      if (src != SQLITE_OK) {
+        gs_error("store: %s: cannot prepare statement (%s, code %d): %.80s", s->path, sqlite3_errmsg(s->db), src,
+                 sql);
+        sqlite3_finalize(slot->st);
+        slot->st = NULL;
+        return NULL;
+      }
+      slot->sql = sql;
+      return slot->st;
+    }
+  }
+  gs_error("store: more than %d distinct statements; raise STORE_STMT_SLOTS in gs_store_int.h", STORE_STMT_SLOTS);
+  return NULL;
+}
+
+int store__done(gs_store *s, sqlite3_stmt *st) {
+  int src = sqlite3_step(st);
+  if (src == SQLITE_DONE || src == SQLITE_ROW) return GS_OK;
+  gs_error("store: %s: %s (code %d) in: %.80s", s->path, sqlite3_errmsg(s->db), src, sqlite3_sql(st));
+  return gs_store_err(src);
+}
+
+int store__fail(gs_store *s, int src, const char *what) {
+  gs_error("store: %s: %s: %s (code %d)", s->path, what, sqlite3_errmsg(s->db), src);
+  return gs_store_err(src);
+}
+
+int gs_store_begin(gs_store *s) { return gs_store_exec(s->db, "BEGIN IMMEDIATE"); }
+int gs_store_commit(gs_store *s) { return gs_store_exec(s->db, "COMMIT"); }
+void gs_store_rollback(gs_store *s) {
+  if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int gs_store_meta_get(gs_store *s, const char *key, int64_t *v) {
+  static const char sql[] = "SELECT value FROM meta WHERE key=?1";
+  sqlite3_stmt *st = store__stmt(s, sql);
+  if (!st) return GS_ESTORE;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  int src = sqlite3_step(st);
+  if (src == SQLITE_ROW) {
+    *v = sqlite3_column_int64(st, 0);
+    return GS_OK;
+  }
+  if (src == SQLITE_DONE) {
+    *v = 0;
+    return GS_OK;
+  }
+  return store__fail(s, src, "reading meta");
 }

@@ -1,0 +1,4 @@
+/* gs_store_status.c - see gs_store.h. */
+#include "gs_store_int.h"
+
+#include "gs_error.h"
