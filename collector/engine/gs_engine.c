@@ -70,7 +70,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 };
 
 struct gs_engine {
-  sqlite3 *db;
+  gs_store *store;
+  sqlite3 *db; /* transitional: the store's raw handle, until the SQL below moves into collector/store */
   gs_schema *schema;
   gs_engine_config cfg;
   gs_hlc hlc;
@@ -134,6 +135,7 @@ void gs_engine_config_defaults(gs_engine_config *c) {
 }
 
 sqlite3 *gs_engine_db(gs_engine *e) { return e->db; }
+gs_store *gs_engine_store(gs_engine *e) { return e->store; }
 void gs_engine_set_fast_create(gs_engine *e, int on) { e->fast_create = on != 0; }
 int64_t gs_engine_rev(const gs_engine *e) { return e->rev; }
 
@@ -178,7 +180,8 @@ int gs_engine_open(gs_engine **out, const gs_engine_config *cfg, char *err, size
   e->fast_create = 1;
   if ((rc = gs_schema_load_builtin(&e->schema, err, errlen))) goto fail;
   int ws = cfg->wal_sync_thread && cfg->synchronous == 2;
-  if ((rc = gs_store_open_db(cfg->db_path, ws ? 1 : cfg->synchronous, &e->db, err, errlen))) goto fail;
+  if ((rc = gs_store_open(&e->store, cfg->db_path, ws ? 1 : cfg->synchronous, err, errlen))) goto fail;
+  e->db = gs_store_raw(e->store);
   /* the store is open in WAL mode and was read, so its -wal file exists */
   if (ws && (rc = gs_walsync_start(&e->ws, cfg->db_path))) {
     snprintf(err, errlen, "%s: cannot start the WAL sync thread: %s", cfg->db_path, gs_strerror(rc));
@@ -227,7 +230,7 @@ void gs_engine_close(gs_engine *e) {
   gs_buf_free(&e->sv);
   gs_buf_free(&e->sh);
   gs_buf_free(&e->sx);
-  gs_store_close_db(e->db);
+  gs_store_close(e->store);
   gs_schema_free(e->schema);
   gs_free(e);
 }

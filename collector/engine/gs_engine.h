@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "gs_buf.h"
+#include "gs_store.h"
 
 typedef struct gs_engine gs_engine;
 
@@ -94,7 +95,10 @@ int gs_engine_pull(gs_engine *e, const char *device, const char *payload, size_t
 void gs_engine_set_fast_create(gs_engine *e, int on);
 
 /* The store handle, for admin tools and the status module (same thread). */
-sqlite3 *gs_engine_db(gs_engine *e);
+sqlite3 *gs_engine_db(gs_engine *e); /* transitional (issue 14): use gs_engine_store() */
+/* The engine's store (owned by the engine; valid until gs_engine_close), for
+ * the status module, admin tools and transports on the engine's thread. */
+gs_store *gs_engine_store(gs_engine *e);
 /* Current global rev and server HLC (for status and tests). */
 int64_t gs_engine_rev(const gs_engine *e);
 /* The engine's clock (ms since the epoch): the wall clock or cfg.clock. */

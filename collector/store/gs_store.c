@@ -158,6 +158,7 @@ void gs_store_close(gs_store *s) {
 const char *gs_store_path(const gs_store *s) { return s->path; }
 
 sqlite3 *store__db(gs_store *s) { return s->db; }
+sqlite3 *gs_store_raw(gs_store *s) { return s->db; }
 
 /* Open addressing on the SQL text's address: every statement is a string
  * literal or a static const array, so its address names it for the life of

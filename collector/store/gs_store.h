@@ -66,6 +66,8 @@ int gs_store_device_has_grid(gs_store *s, const char *device, const char *grid);
 
 /* ---- transitional: raw handle functions, removed once every caller uses
  * the functions above (issue 14). ------------------------------------------- */
+/* The raw handle of an open store. */
+sqlite3 *gs_store_raw(gs_store *s);
 int gs_store_open_db(const char *path, int synchronous, sqlite3 **out, char *err, size_t errlen);
 void gs_store_close_db(sqlite3 *db);
 /* Maps an SQLite result code to a gs_err (SQLITE_FULL -> GS_EFULL, BUSY -> GS_EBUSY, ...). */
