@@ -122,9 +122,9 @@ int gs_store_admin_device_each(gs_store *s, gs_store_device_fn fn, void *ctx);
 
 typedef struct gs_store_conflict_row {
   const char *type, *entity, *field;
-  const char *a_device, *a_value, *a_change; /* a value NULL: the field was cleared */
+  const char *a_device, *a_value, *a_change; /* values as stored (JSON text), NULL when none */
   const char *b_device, *b_value, *b_change;
-  const char *winner; /* a_change or b_change */
+  const char *winner; /* the change kept: a_change or b_change */
 } gs_store_conflict_row;
 typedef int (*gs_store_conflict_fn)(void *ctx, const gs_store_conflict_row *row);
 /* Lists the logged conflicts, oldest first: all of them, or (all 0) those not reviewed. */

@@ -97,6 +97,13 @@ int gs_store_admin_org_each(gs_store *s, const char *root, gs_store_org_fn fn, v
 
 /* ---- device registry ----------------------------------------------------- */
 
+/* store__done() for a write that must touch a row: GS_ENOTFOUND when none. */
+static int done_changed(gs_store *s, sqlite3_stmt *st) {
+  int rc = store__done(s, st);
+  if (!rc && sqlite3_changes(store__db(s)) == 0) rc = GS_ENOTFOUND;
+  return rc;
+}
+
 int gs_store_admin_device_put(gs_store *s, const char *device, const char *worker, int64_t created_ms) {
   static const char sql[] = "INSERT INTO device(id,worker,created_ms) VALUES(?1,?2,?3) ON CONFLICT(id) DO UPDATE SET "
                             "worker=coalesce(excluded.worker, worker)";
@@ -123,9 +130,7 @@ int gs_store_admin_device_grid_add(gs_store *s, const char *device, const char *
   if (!st) return GS_ESTORE;
   sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, grid, -1, SQLITE_STATIC);
-  int rc = store__done(s, st);
-  if (!rc && sqlite3_changes(store__db(s)) == 0) rc = GS_ENOTFOUND;
-  return rc;
+  return done_changed(s, st);
 }
 
 int gs_store_admin_device_set_enabled(gs_store *s, const char *device, int enabled) {
@@ -134,9 +139,7 @@ int gs_store_admin_device_set_enabled(gs_store *s, const char *device, int enabl
   if (!st) return GS_ESTORE;
   sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, enabled);
-  int rc = store__done(s, st);
-  if (!rc && sqlite3_changes(store__db(s)) == 0) rc = GS_ENOTFOUND;
-  return rc;
+  return done_changed(s, st);
 }
 
 int gs_store_admin_device_each(gs_store *s, gs_store_device_fn fn, void *ctx) {
