@@ -1,3 +1,6 @@
+/* admin_ops.c - gs-admin's operations and commands: CSV parsing, checks,
+ * messages and output formats; the store does the SQL (gs_store.h, section
+ * gs_store_admin.c). */
 #include "admin_ops.h"
 
 #include <csv.h>
@@ -5,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin_cli.h"
+#include "admin_status.h"
 #include "gs_error.h"
 #include "gs_log.h"
 #include "gs_mem.h"
@@ -83,7 +88,8 @@ static void csv_state_free(csv_state *st) {
   for (int j = 0; j < 4; j++) gs_free(st->cur[j]);
 }
 
-int gs_admin_org_import(sqlite3 *db, const char *path, int *count, char *err, size_t errlen) {
+int gs_admin_org_import(gs_engine *e, const char *path, int *count, char *err, size_t errlen) {
+  gs_store *s = gs_engine_store(e);
   char *text = NULL;
   size_t len = 0;
   int rc = gs_read_file(path, 64u << 20, &text, &len);
@@ -94,7 +100,6 @@ int gs_admin_org_import(sqlite3 *db, const char *path, int *count, char *err, si
   csv_state st;
   memset(&st, 0, sizeof st);
   struct csv_parser p;
-  sqlite3_stmt *ins = NULL, *get = NULL;
   int in_txn = 0;
   rc = GS_EINVAL;
   if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL | CSV_EMPTY_IS_NULL) != 0) {
@@ -123,23 +128,13 @@ int gs_admin_org_import(sqlite3 *db, const char *path, int *count, char *err, si
     snprintf(err, errlen, "%s: line 1: the header must be exactly id,parent,level,name", path);
     goto out;
   }
-  if (gs_store_exec(db, "BEGIN IMMEDIATE")) {
+  /* Two passes: insert all, then check every parent link, so rows may come in any order. */
+  if (gs_store_admin_org_begin(s)) {
     rc = GS_EBUSY;
     snprintf(err, errlen, "%s: database busy; try again", path);
     goto out;
   }
   in_txn = 1;
-  if (sqlite3_prepare_v2(db,
-                         "INSERT INTO org(id,parent,level,name) VALUES(?1,?2,?3,?4) ON CONFLICT(id) DO UPDATE SET "
-                         "parent=excluded.parent, level=excluded.level, name=excluded.name",
-                         -1, &ins, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, "SELECT level FROM org WHERE id=?1", -1, &get, NULL) != SQLITE_OK) {
-    rc = GS_ESTORE;
-    snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
-    goto out;
-  }
-  /* Two passes: insert all, then check every parent link, so rows may come in any order. */
-  sqlite3_exec(db, "PRAGMA defer_foreign_keys=ON", NULL, NULL, NULL);
   for (size_t i = 1; i < st.n; i++) {
     csv_row *r = &st.rows[i];
     if (r->nf == 1 && !r->f[0]) continue; /* blank line */
@@ -171,41 +166,32 @@ int gs_admin_org_import(sqlite3 *db, const char *path, int *count, char *err, si
       snprintf(err, errlen, "%s: line %ld: name is missing or longer than 200 bytes", path, r->line);
       goto out;
     }
-    sqlite3_reset(ins);
-    sqlite3_bind_text(ins, 1, r->f[0], -1, SQLITE_STATIC);
-    if (r->f[1]) sqlite3_bind_text(ins, 2, r->f[1], -1, SQLITE_STATIC);
-    else sqlite3_bind_null(ins, 2);
-    sqlite3_bind_text(ins, 3, r->f[2], -1, SQLITE_STATIC);
-    sqlite3_bind_text(ins, 4, r->f[3], -1, SQLITE_STATIC);
-    if (sqlite3_step(ins) != SQLITE_DONE) {
-      rc = gs_store_err(sqlite3_errcode(db));
-      snprintf(err, errlen, "%s: line %ld: %s", path, r->line, sqlite3_errmsg(db));
+    int prc = gs_store_admin_org_put(s, r->f[0], r->f[1], r->f[2], r->f[3]);
+    if (prc) {
+      rc = prc;
+      snprintf(err, errlen, "%s: line %ld: %s", path, r->line, gs_store_admin_errmsg(s));
       goto out;
     }
   }
   for (size_t i = 1; i < st.n; i++) {
     csv_row *r = &st.rows[i];
     if (!r->f[1]) continue;
-    sqlite3_reset(get);
-    sqlite3_bind_text(get, 1, r->f[1], -1, SQLITE_STATIC);
-    if (sqlite3_step(get) != SQLITE_ROW) {
+    char plevel[32];
+    if (gs_store_admin_org_level(s, r->f[1], plevel, sizeof plevel)) {
       snprintf(err, errlen, "%s: line %ld: parent '%s' of '%s' is neither in the file nor in the database", path,
                r->line, r->f[1], r->f[0]);
       goto out;
     }
-    int plv = level_index((const char *)sqlite3_column_text(get, 0));
+    int plv = level_index(plevel);
     if (plv != level_index(r->f[2]) - 1) {
       snprintf(err, errlen, "%s: line %ld: parent '%s' is a %s; a %s's parent must be a %s", path, r->line, r->f[1],
                levels[plv < 0 ? 0 : plv], r->f[2], levels[level_index(r->f[2]) - 1]);
       goto out;
     }
   }
-  sqlite3_finalize(ins);
-  sqlite3_finalize(get);
-  ins = get = NULL;
-  if (gs_store_exec(db, "COMMIT")) {
+  if (gs_store_commit(s)) {
     rc = GS_ESTORE;
-    snprintf(err, errlen, "%s: commit failed: %s", path, sqlite3_errmsg(db));
+    snprintf(err, errlen, "%s: commit failed: %s", path, gs_store_admin_errmsg(s));
     goto out;
   }
   in_txn = 0;
@@ -214,9 +200,7 @@ int gs_admin_org_import(sqlite3 *db, const char *path, int *count, char *err, si
 out:
   csv_free(&p);
 out_nofree:
-  sqlite3_finalize(ins);
-  sqlite3_finalize(get);
-  if (in_txn) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  if (in_txn) gs_store_rollback(s);
   csv_state_free(&st);
   gs_free(text);
   return rc;
@@ -238,53 +222,48 @@ static void csv_field(FILE *out, const char *v) {
   fputc('"', out);
 }
 
-int gs_admin_org_export(sqlite3 *db, FILE *out, const char *root, int *count, char *err, size_t errlen) {
-  sqlite3_stmt *st = NULL;
-  int rc = GS_ESTORE, n = 0;
-  if (sqlite3_prepare_v2(db,
-                         "WITH RECURSIVE t(id, depth) AS (SELECT id, 0 FROM org WHERE (?1 IS NULL AND parent IS NULL) "
-                         "OR id=?1 UNION ALL SELECT o.id, t.depth + 1 FROM org o JOIN t ON o.parent=t.id) "
-                         "SELECT o.id, o.parent, o.level, o.name FROM t JOIN org o ON o.id=t.id ORDER BY t.depth, o.id",
-                         -1, &st, NULL) != SQLITE_OK) {
-    snprintf(err, errlen, "org export: %s", sqlite3_errmsg(db));
-    goto out;
+struct export_ctx {
+  FILE *out;
+  int n;
+};
+
+static int export_row(void *ctx, const gs_store_org_row *row) {
+  struct export_ctx *x = ctx;
+  const char *f[4] = {row->id, row->parent, row->level, row->name};
+  for (int i = 0; i < 4; i++) {
+    if (i) fputc(',', x->out);
+    csv_field(x->out, f[i]);
   }
-  if (root) sqlite3_bind_text(st, 1, root, -1, SQLITE_STATIC);
+  fputc('\n', x->out);
+  x->n++;
+  return 0;
+}
+
+int gs_admin_org_export(gs_engine *e, FILE *out, const char *root, int *count, char *err, size_t errlen) {
+  gs_store *s = gs_engine_store(e);
+  struct export_ctx x = {out, 0};
   fputs("id,parent,level,name\n", out);
-  int src;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    for (int i = 0; i < 4; i++) {
-      if (i) fputc(',', out);
-      csv_field(out, (const char *)sqlite3_column_text(st, i));
-    }
-    fputc('\n', out);
-    n++;
+  int rc = gs_store_admin_org_each(s, root, export_row, &x);
+  if (rc) {
+    snprintf(err, errlen, "org export: %s", gs_store_admin_errmsg(s));
+    return GS_ESTORE;
   }
-  if (src != SQLITE_DONE) {
-    snprintf(err, errlen, "org export: %s", sqlite3_errmsg(db));
-    goto out;
-  }
-  if (root && n == 0) {
-    rc = GS_ENOTFOUND;
+  if (root && x.n == 0) {
     snprintf(err, errlen, "org export: org unit '%.64s' does not exist; see gs-admin org export without --root", root);
-    goto out;
+    return GS_ENOTFOUND;
   }
   if (fflush(out) != 0 || ferror(out)) {
-    rc = GS_EIO;
     snprintf(err, errlen, "org export: write failed");
-    goto out;
+    return GS_EIO;
   }
-  if (count) *count = n;
-  rc = GS_OK;
-out:
-  sqlite3_finalize(st);
-  return rc;
+  if (count) *count = x.n;
+  return GS_OK;
 }
 
 /* ------------------------------------------------------------------ */
 /* devices                                                              */
 
-int gs_admin_device_add(sqlite3 *db, const char *device, const char *grids, const char *worker, char *err,
+int gs_admin_device_add(gs_engine *e, const char *device, const char *grids, const char *worker, char *err,
                         size_t errlen) {
   if (!gs_valid_device_id(device)) {
     snprintf(err, errlen, "device id '%.64s' must be [a-z0-9-]{3,64} (the CN of its certificate)", device);
@@ -296,133 +275,105 @@ int gs_admin_device_add(sqlite3 *db, const char *device, const char *grids, cons
   }
   char *list = gs_strdup(grids ? grids : "");
   if (!list) return GS_ENOMEM;
-  sqlite3_stmt *st = NULL;
-  int rc = gs_store_exec(db, "BEGIN IMMEDIATE");
+  gs_store *s = gs_engine_store(e);
+  int rc = gs_store_begin(s);
   if (rc) {
     snprintf(err, errlen, "database busy; try again");
     gs_free(list);
     return rc;
   }
-  rc = GS_EINVAL;
-  if (sqlite3_prepare_v2(db,
-                         "INSERT INTO device(id,worker,created_ms) VALUES(?1,?2,?3) ON CONFLICT(id) DO UPDATE SET "
-                         "worker=coalesce(excluded.worker, worker)",
-                         -1, &st, NULL) != SQLITE_OK)
-    goto store_err;
-  sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-  if (worker) sqlite3_bind_text(st, 2, worker, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, gs_now_ms());
-  if (sqlite3_step(st) != SQLITE_DONE) goto store_err;
-  sqlite3_finalize(st);
-  st = NULL;
+  if (gs_store_admin_device_put(s, device, worker, gs_now_ms())) goto store_err;
   if (grids) {
-    if (sqlite3_prepare_v2(db, "DELETE FROM device_grid WHERE device=?1", -1, &st, NULL) != SQLITE_OK) goto store_err;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) goto store_err;
-    sqlite3_finalize(st);
-    st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT OR IGNORE INTO device_grid(device, grid) SELECT ?1, id FROM org "
-                           "WHERE id=?2 AND level='grid'",
-                           -1, &st, NULL) != SQLITE_OK)
-      goto store_err;
+    if (gs_store_admin_device_grids_clear(s, device)) goto store_err;
     for (char *g = list, *next; g && *g; g = next) {
       next = strchr(g, ',');
       if (next) *next++ = '\0';
       if (!*g) continue;
-      sqlite3_reset(st);
-      sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 2, g, -1, SQLITE_STATIC);
-      if (sqlite3_step(st) != SQLITE_DONE) goto store_err;
-      if (sqlite3_changes(db) == 0) {
+      int grc = gs_store_admin_device_grid_add(s, device, g);
+      if (grc == GS_ENOTFOUND) {
+        rc = GS_EINVAL;
         snprintf(err, errlen, "grid '%.64s' is not an org unit of level grid; import the org tree first", g);
         goto fail;
       }
+      if (grc) goto store_err;
     }
   }
-  sqlite3_finalize(st);
-  st = NULL;
-  if ((rc = gs_store_exec(db, "COMMIT"))) goto store_err;
+  if (gs_store_commit(s)) goto store_err;
   gs_free(list);
   return GS_OK;
 store_err:
   rc = GS_ESTORE;
-  snprintf(err, errlen, "device %s: %s", device, sqlite3_errmsg(db));
+  snprintf(err, errlen, "device %s: %s", device, gs_store_admin_errmsg(s));
 fail:
-  sqlite3_finalize(st);
-  sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  gs_store_rollback(s);
   gs_free(list);
   return rc;
 }
 
-int gs_admin_device_enable(sqlite3 *db, const char *device, int enabled, char *err, size_t errlen) {
-  sqlite3_stmt *st = NULL;
-  int rc = GS_ESTORE;
-  if (sqlite3_prepare_v2(db, "UPDATE device SET enabled=?2 WHERE id=?1", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, enabled);
-    if (sqlite3_step(st) == SQLITE_DONE) rc = sqlite3_changes(db) ? GS_OK : GS_ENOTFOUND;
+int gs_admin_device_enable(gs_engine *e, const char *device, int enabled, char *err, size_t errlen) {
+  gs_store *s = gs_engine_store(e);
+  int rc = gs_store_admin_device_set_enabled(s, device, enabled);
+  if (rc == GS_ENOTFOUND) {
+    snprintf(err, errlen, "device %.64s is not registered", device);
+  } else if (rc) {
+    rc = GS_ESTORE;
+    snprintf(err, errlen, "device %.64s: %s", device, gs_store_admin_errmsg(s));
   }
-  if (rc == GS_ENOTFOUND) snprintf(err, errlen, "device %.64s is not registered", device);
-  else if (rc) snprintf(err, errlen, "device %.64s: %s", device, sqlite3_errmsg(db));
-  sqlite3_finalize(st);
   return rc;
 }
 
-int gs_admin_device_list(sqlite3 *db, FILE *out, int csv) {
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT d.id, coalesce(d.worker,''), d.enabled, d.acked_seq, coalesce(d.last_seen_ms,0), "
-                         "coalesce((SELECT group_concat(grid, ';') FROM (SELECT grid FROM device_grid g "
-                         "WHERE g.device=d.id ORDER BY grid)),'') FROM device d ORDER BY d.id",
-                         -1, &st, NULL) != SQLITE_OK)
-    return GS_ESTORE;
+struct list_ctx {
+  FILE *out;
+  int csv;
+};
+
+static int list_row(void *ctx, const gs_store_device_row *r) {
+  struct list_ctx *l = ctx;
+  if (l->csv) {
+    fprintf(l->out, "%s,\"%s\",%d,%lld,%lld,%s\n", r->id, r->worker, r->enabled, (long long)r->acked_seq,
+            (long long)r->last_seen_ms, r->grids);
+    return 0;
+  }
+  char ts[32] = "never";
+  if (r->last_seen_ms) {
+    time_t t = (time_t)(r->last_seen_ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+  }
+  fprintf(l->out, "%-24s %-12s %-7s %10lld %-20s %s\n", r->id, r->worker, r->enabled ? "yes" : "no",
+          (long long)r->acked_seq, ts, r->grids);
+  return 0;
+}
+
+int gs_admin_device_list(gs_engine *e, FILE *out, int csv) {
+  struct list_ctx l = {out, csv};
   if (csv) fprintf(out, "id,worker,enabled,acked_seq,last_seen_ms,grids\n");
   else
     fprintf(out, "%-24s %-12s %-7s %10s %-20s %s\n", "DEVICE", "WORKER", "ENABLED", "ACKED_SEQ", "LAST_SEEN", "GRIDS");
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    const char *id = (const char *)sqlite3_column_text(st, 0), *w = (const char *)sqlite3_column_text(st, 1);
-    const char *g = (const char *)sqlite3_column_text(st, 5);
-    long long seen = sqlite3_column_int64(st, 4);
-    if (csv) {
-      fprintf(out, "%s,\"%s\",%d,%lld,%lld,%s\n", id, w, sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3), seen,
-              g);
-    } else {
-      char ts[32] = "never";
-      if (seen) {
-        time_t t = (time_t)(seen / 1000);
-        struct tm tm;
-        localtime_r(&t, &tm);
-        strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
-      }
-      fprintf(out, "%-24s %-12s %-7s %10lld %-20s %s\n", id, w, sqlite3_column_int(st, 2) ? "yes" : "no",
-              sqlite3_column_int64(st, 3), ts, g);
-    }
-  }
-  sqlite3_finalize(st);
-  return GS_OK;
+  return gs_store_admin_device_each(gs_engine_store(e), list_row, &l);
 }
 
-int gs_admin_conflicts(sqlite3 *db, FILE *out, int all) {
-  sqlite3_stmt *st = NULL;
-  const char *sql = all ? "SELECT type, entity, field, a_device, a_value, b_device, b_value, winner, a_change, "
-                          "b_change FROM conflict ORDER BY logged_ms, a_change"
-                        : "SELECT type, entity, field, a_device, a_value, b_device, b_value, winner, a_change, "
-                          "b_change FROM conflict WHERE reviewed=0 ORDER BY logged_ms, a_change";
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return GS_ESTORE;
-  int n = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    const char *a = (const char *)sqlite3_column_text(st, 8), *w = (const char *)sqlite3_column_text(st, 7);
-    fprintf(out, "%s %s field %s:\n  %-20s %s%s\n  %-20s %s%s\n", sqlite3_column_text(st, 0),
-            sqlite3_column_text(st, 1), sqlite3_column_text(st, 2), sqlite3_column_text(st, 3),
-            sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "null",
-            strcmp(a, w) == 0 ? "   <- kept" : "", sqlite3_column_text(st, 5),
-            sqlite3_column_text(st, 6) ? (const char *)sqlite3_column_text(st, 6) : "null",
-            strcmp(a, w) != 0 ? "   <- kept" : "");
-    n++;
-  }
-  fprintf(out, "%d conflict(s)%s\n", n, all ? "" : " to review");
-  sqlite3_finalize(st);
+struct conflicts_ctx {
+  FILE *out;
+  int n;
+};
+
+static int conflict_row(void *ctx, const gs_store_conflict_row *r) {
+  struct conflicts_ctx *c = ctx;
+  int kept_a = strcmp(r->a_change, r->winner) == 0;
+  fprintf(c->out, "%s %s field %s:\n  %-20s %s%s\n  %-20s %s%s\n", r->type, r->entity, r->field, r->a_device,
+          r->a_value ? r->a_value : "null", kept_a ? "   <- kept" : "", r->b_device, r->b_value ? r->b_value : "null",
+          !kept_a ? "   <- kept" : "");
+  c->n++;
+  return 0;
+}
+
+int gs_admin_conflicts(gs_engine *e, FILE *out, int all) {
+  struct conflicts_ctx c = {out, 0};
+  int rc = gs_store_admin_conflict_each(gs_engine_store(e), all, conflict_row, &c);
+  if (rc) return rc;
+  fprintf(out, "%d conflict(s)%s\n", c.n, all ? "" : " to review");
   return GS_OK;
 }
 
@@ -436,17 +387,6 @@ static const char *const given[] = {"伟", "芳", "娜", "秀英", "敏", "静",
 static const char *const street_names[] = {"人民路", "解放路", "和平街", "建设路", "中山路",
                                            "朝阳街", "幸福路", "光明街", "文化路", "新华街"};
 static const char *const community_names[] = {"阳光", "翠苑", "锦绣", "和谐", "春晖", "金桥", "绿洲", "明珠"};
-
-static int exec_fmt(sqlite3 *db, sqlite3_stmt *ins, const char *id, const char *parent, const char *level,
-                    const char *name) {
-  sqlite3_reset(ins);
-  sqlite3_bind_text(ins, 1, id, -1, SQLITE_TRANSIENT);
-  if (parent) sqlite3_bind_text(ins, 2, parent, -1, SQLITE_TRANSIENT);
-  else sqlite3_bind_null(ins, 2);
-  sqlite3_bind_text(ins, 3, level, -1, SQLITE_STATIC);
-  sqlite3_bind_text(ins, 4, name, -1, SQLITE_TRANSIENT);
-  return sqlite3_step(ins) == SQLITE_DONE ? GS_OK : gs_store_err(sqlite3_errcode(db));
-}
 
 int gs_admin_seed(gs_engine *e, int streets, int communities, int grids, int households, char *err, size_t errlen) {
   return gs_admin_seed_district(e, 1, streets, communities, grids, households, err, errlen);
@@ -466,48 +406,41 @@ static void seed_id(char *out, size_t n, int district, const char *prefix, int n
 
 int gs_admin_seed_district(gs_engine *e, int district, int streets, int communities, int grids, int households,
                            char *err, size_t errlen) {
-  sqlite3 *db = gs_engine_db(e);
+  gs_store *store = gs_engine_store(e);
   char did[16];
   snprintf(did, sizeof did, "d-%02d", district);
-  sqlite3_stmt *ins = NULL;
-  int rc = gs_store_exec(db, "BEGIN IMMEDIATE");
+  int rc = gs_store_begin(store);
   if (rc) return rc;
-  if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO org(id,parent,level,name) VALUES(?1,?2,?3,?4)", -1, &ins, NULL) !=
-      SQLITE_OK) {
-    rc = GS_ESTORE;
+  if ((rc = gs_store_admin_org_replace(store, "c-demo", NULL, "city", "示范市"))) goto fail;
+  if ((rc = gs_store_admin_org_replace(store, did, "c-demo", "district", district_names[(district - 1) % 9])))
     goto fail;
-  }
-  if ((rc = exec_fmt(db, ins, "c-demo", NULL, "city", "示范市"))) goto fail;
-  if ((rc = exec_fmt(db, ins, did, "c-demo", "district", district_names[(district - 1) % 9]))) goto fail;
   int gno = 0;
   for (int s = 1; s <= streets; s++) {
     char sid[32], sname[96];
     seed_id(sid, sizeof sid, district, "s", s, 2);
     snprintf(sname, sizeof sname, "%s街道", street_names[(s - 1) % 10]);
-    if ((rc = exec_fmt(db, ins, sid, did, "street", sname))) goto fail;
+    if ((rc = gs_store_admin_org_replace(store, sid, did, "street", sname))) goto fail;
     for (int c = 1; c <= communities; c++) {
       char cid[32], cname[96];
       seed_id(cid, sizeof cid, district, "cm", s * 100 + c, 4);
       snprintf(cname, sizeof cname, "%s社区", community_names[(s * 3 + c) % 8]);
-      if ((rc = exec_fmt(db, ins, cid, sid, "community", cname))) goto fail;
+      if ((rc = gs_store_admin_org_replace(store, cid, sid, "community", cname))) goto fail;
       for (int g = 1; g <= grids; g++) {
         char gid[32], gname[160];
         seed_id(gid, sizeof gid, district, "g", ++gno, 4);
         snprintf(gname, sizeof gname, "%s第%d网格", cname, g);
-        if ((rc = exec_fmt(db, ins, gid, cid, "grid", gname))) goto fail;
+        if ((rc = gs_store_admin_org_replace(store, gid, cid, "grid", gname))) goto fail;
       }
     }
   }
-  sqlite3_finalize(ins);
-  ins = NULL;
-  if ((rc = gs_store_exec(db, "COMMIT"))) goto fail;
+  if ((rc = gs_store_commit(store))) goto fail;
   /* devices: one per grid, plus the seeding account used below */
   for (int g = 1; g <= gno; g++) {
     char dev[32], gid[32], worker[64];
     seed_id(dev, sizeof dev, district, "dev", g, 4);
     seed_id(gid, sizeof gid, district, "g", g, 4);
     snprintf(worker, sizeof worker, "%s%s", surnames[g % 20], given[(g * 7) % 20]);
-    if ((rc = gs_admin_device_add(db, dev, gid, worker, err, errlen))) return rc;
+    if ((rc = gs_admin_device_add(e, dev, gid, worker, err, errlen))) return rc;
   }
   gs_buf grids_csv = GS_BUF_INIT;
   for (int g = 1; g <= gno; g++) {
@@ -515,17 +448,13 @@ int gs_admin_seed_district(gs_engine *e, int district, int streets, int communit
     seed_id(gid, sizeof gid, district, "g", g, 4);
     gs_buf_printf(&grids_csv, "%s%s", g > 1 ? "," : "", gid);
   }
-  rc = gs_admin_device_add(db, "admin-seed", grids_csv.data, "seed", err, errlen);
+  rc = gs_admin_device_add(e, "admin-seed", grids_csv.data, "seed", err, errlen);
   gs_buf_free(&grids_csv);
   if (rc) return rc;
-  if ((rc = gs_admin_device_enable(db, "admin-seed", 1, err, errlen))) return rc;
+  if ((rc = gs_admin_device_enable(e, "admin-seed", 1, err, errlen))) return rc;
   /* households through the engine, so versions, revs and status are real */
   int64_t seq = 0;
-  sqlite3_stmt *q = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT acked_seq FROM device WHERE id='admin-seed'", -1, &q, NULL) == SQLITE_OK &&
-      sqlite3_step(q) == SQLITE_ROW)
-    seq = sqlite3_column_int64(q, 0);
-  sqlite3_finalize(q);
+  if (gs_store_device_get(store, "admin-seed", NULL, &seq)) seq = 0;
   int64_t now = gs_now_ms();
   for (int g = 1; g <= gno && !rc; g++) {
     char gid[32];
@@ -562,11 +491,123 @@ int gs_admin_seed_district(gs_engine *e, int district, int streets, int communit
     gs_buf_free(&ack);
     gs_buf_free(&b);
   }
-  if (!rc) rc = gs_admin_device_enable(db, "admin-seed", 0, err, errlen);
+  if (!rc) rc = gs_admin_device_enable(e, "admin-seed", 0, err, errlen);
   return rc;
 fail:
-  snprintf(err, errlen, "seed: %s", sqlite3_errmsg(db));
-  sqlite3_finalize(ins);
-  sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-  return rc ? rc : GS_ESTORE;
+  snprintf(err, errlen, "seed: %s", gs_store_admin_errmsg(store));
+  gs_store_rollback(store);
+  return rc;
 }
+
+/* ------------------------------------------------------------------ */
+/* gs-admin commands (admin_cli.h): one function and one table row each */
+
+static int cmd_org_import(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
+  (void)argc;
+  int n = 0;
+  int rc = gs_admin_org_import(e, argv[2], &n, err, errlen);
+  if (!rc) printf("imported %d org units from %s\n", n, argv[2]);
+  return rc;
+}
+
+/* [bridge] org export [FILE] [--root ORG] */
+static int cmd_org_export(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
+  const char *file = argc >= 3 && strncmp(argv[2], "--", 2) != 0 ? argv[2] : NULL;
+  FILE *f = file ? fopen(file, "w") : stdout;
+  int n = 0;
+  if (!f) {
+    snprintf(err, errlen, "org export: cannot create %s", file);
+    return GS_EIO;
+  }
+  int rc = gs_admin_org_export(e, f, gs_cli_opt(argc, argv, "--root"), &n, err, errlen);
+  if (file && fclose(f) != 0 && !rc) {
+    snprintf(err, errlen, "org export: cannot write %s", file);
+    rc = GS_EIO;
+  }
+  if (!rc && file) printf("exported %d org units to %s\n", n, file);
+  return rc;
+}
+
+static int cmd_device_add(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
+  const char *grids = gs_cli_opt(argc, argv, "--grids");
+  if (!grids) {
+    fprintf(stderr, "gs-admin: device add needs --grids g1,g2 (the grids the device may write)\n");
+    return GS_ADMIN_USAGE;
+  }
+  int rc = gs_admin_device_add(e, argv[2], grids, gs_cli_opt(argc, argv, "--worker"), err, errlen);
+  if (!rc) printf("device %s may write %s\n", argv[2], grids);
+  return rc;
+}
+
+static int cmd_device_enable(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
+  (void)argc;
+  return gs_admin_device_enable(e, argv[2], strcmp(argv[1], "enable") == 0, err, errlen);
+}
+
+static int cmd_device_list(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
+  (void)err;
+  (void)errlen;
+  return gs_admin_device_list(e, stdout, gs_cli_flag(argc, argv, "--csv"));
+}
+
+static int cmd_conflicts(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
+  (void)err;
+  (void)errlen;
+  return gs_admin_conflicts(e, stdout, gs_cli_flag(argc, argv, "--all"));
+}
+
+/* Option name as a whole number in [min, max] (def when absent) into *out;
+ * 0 after telling the user when it is not one. */
+static int int_opt(int argc, char **argv, const char *name, int def, int min, int max, int *out) {
+  const char *v = gs_cli_opt(argc, argv, name);
+  int64_t x = def;
+  if (v && gs_parse_i64(v, min, max, &x)) {
+    fprintf(stderr, "gs-admin: %s must be a whole number from %d to %d\n", name, min, max);
+    return 0;
+  }
+  *out = (int)x;
+  return 1;
+}
+
+static int cmd_seed(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
+  int st, cm, gr, hh, dn;
+  if (!int_opt(argc, argv, "--streets", 2, 1, 10, &st) || !int_opt(argc, argv, "--communities", 2, 1, 10, &cm) ||
+      !int_opt(argc, argv, "--grids", 2, 1, 20, &gr) || !int_opt(argc, argv, "--households", 40, 1, 1000, &hh) ||
+      !int_opt(argc, argv, "--district", 1, 1, 99, &dn))
+    return GS_ADMIN_USAGE;
+  int rc = gs_admin_seed_district(e, dn, st, cm, gr, hh, err, errlen);
+  if (!rc) rc = gs_admin_recount(e, err, errlen);
+  if (!rc) {
+    char pre[16] = "dev-"; /* device ids: dev-0001.. (district 1), dev-N-0001.. (district N) */
+    if (dn > 1) snprintf(pre, sizeof pre, "dev-%d-", dn);
+    printf("seeded 示范市 (c-demo) district d-%02d: %d streets, %d communities, %d grids, %d households, "
+           "devices %s0001..%s%04d\n",
+           dn, st, st * cm, st * cm * gr, st * cm * gr * hh, pre, pre, st * cm * gr);
+  }
+  return rc;
+}
+
+const gs_admin_cmd gs_admin_cmds[] = {
+    {"org", "import", 3,
+     "  org import FILE.csv                 import/update the org tree (header id,parent,level,name)\n",
+     cmd_org_import},
+    {"org", "export", 2,
+     "  org export [FILE.csv] [--root ORG]  write the org tree (or ORG's subtree) as CSV, stdout without FILE\n",
+     cmd_org_export},
+    {"device", "add", 3, "  device add DEVICE --grids g1,g2 [--worker NAME]\n", cmd_device_add},
+    {"device", "disable", 3, "  device disable|enable DEVICE\n", cmd_device_enable},
+    {"device", "enable", 3, "", cmd_device_enable},
+    {"device", "list", 2, "  device list [--csv]\n", cmd_device_list},
+    {"conflicts", NULL, 1, "  conflicts [--all]                   concurrent edits logged for review\n", cmd_conflicts},
+    {"seed", NULL, 1,
+     "  seed [--streets N] [--communities N] [--grids N] [--households N] [--district N]\n"
+     "                                      a demo city with Chinese names and addresses\n",
+     cmd_seed},
+    {"status", NULL, 1,
+     "  status ORG [--tree]                 numbers of an org unit (and its subtree)\n"
+     "  status --recount                    recompute every aggregate from the data\n",
+     gs_admin_status_main},
+    {"export", NULL, 1, "  export households|visits|reports [--format csv|json] [--org ORG] [--since MS] [--bom]\n",
+     gs_admin_status_main},
+    {NULL, NULL, 0, NULL, NULL},
+};

@@ -1,46 +1,26 @@
-/* gs-admin: administrators' command line (org tree, devices, conflicts, seed, status). */
+/* gs-admin: administrators' command line (org tree, devices, conflicts, seed,
+ * status). The commands and their usage lines are the rows of gs_admin_cmds[]
+ * (admin_cli.h, admin_ops.c); this file opens the store and dispatches. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin_ops.h"
-#include "gs_engine.h"
 #include "admin_cli.h"
+#include "gs_engine.h"
 #include "gs_error.h"
 #include "gs_log.h"
-#include "gs_util.h"
-
-#ifdef GS_HAVE_STATUS
-#include "admin_status.h"
-#endif
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: gs-admin --db FILE <command> [args]\n"
-             "  org import FILE.csv                 import/update the org tree (header id,parent,level,name)\n"
-             "  org export [FILE.csv] [--root ORG]  write the org tree (or ORG's subtree) as CSV, stdout without FILE\n"
-             "  device add DEVICE --grids g1,g2 [--worker NAME]\n"
-             "  device disable|enable DEVICE\n"
-             "  device list [--csv]\n"
-             "  conflicts [--all]                   concurrent edits logged for review\n"
-             "  seed [--streets N] [--communities N] [--grids N] [--households N] [--district N]\n"
-             "                                      a demo city with Chinese names and addresses\n"
-#ifdef GS_HAVE_STATUS
-             "  status ORG [--tree]                 numbers of an org unit (and its subtree)\n"
-             "  status --recount                    recompute every aggregate from the data\n"
-             "  export households|visits|reports [--format csv|json] [--org ORG] [--since MS] [--bom]\n"
-#endif
-  );
+  fputs("usage: gs-admin --db FILE <command> [args]\n", f);
+  for (const gs_admin_cmd *c = gs_admin_cmds; c->word; c++) fputs(c->usage, f);
 }
 
-static int int_opt(int argc, char **argv, const char *name, int def, int min, int max, int *out) {
-  const char *v = gs_cli_opt(argc, argv, name);
-  int64_t x = def;
-  if (v && gs_parse_i64(v, min, max, &x)) {
-    fprintf(stderr, "gs-admin: %s must be a whole number from %d to %d\n", name, min, max);
-    return 0;
-  }
-  *out = (int)x;
-  return 1;
+/* The row of gs_admin_cmds[] that argv names, or NULL. */
+static const gs_admin_cmd *find_cmd(int argc, char **argv) {
+  for (const gs_admin_cmd *c = gs_admin_cmds; c->word; c++)
+    if (strcmp(argv[0], c->word) == 0 && (!c->sub || (argc > 1 && strcmp(argv[1], c->sub) == 0)) && argc >= c->min_argc)
+      return c;
+  return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -76,75 +56,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "gs-admin: %s\n", err);
     return 1;
   }
-  sqlite3 *db = gs_engine_db(e);
-  const char *cmd = argv[0], *sub = argc > 1 ? argv[1] : "";
-  rc = -1;
-  if (strcmp(cmd, "org") == 0 && strcmp(sub, "import") == 0 && argc >= 3) {
-    int n = 0;
-    rc = gs_admin_org_import(db, argv[2], &n, err, sizeof err);
-    if (!rc) printf("imported %d org units from %s\n", n, argv[2]);
-  } else if (strcmp(cmd, "org") == 0 && strcmp(sub, "export") == 0) {
-    /* [bridge] org export [FILE] [--root ORG] */
-    const char *file = argc >= 3 && strncmp(argv[2], "--", 2) != 0 ? argv[2] : NULL;
-    FILE *f = file ? fopen(file, "w") : stdout;
-    int n = 0;
-    if (!f) {
-      snprintf(err, sizeof err, "org export: cannot create %s", file);
-      rc = GS_EIO;
-    } else {
-      rc = gs_admin_org_export(db, f, gs_cli_opt(argc, argv, "--root"), &n, err, sizeof err);
-      if (file && fclose(f) != 0 && !rc) {
-        snprintf(err, sizeof err, "org export: cannot write %s", file);
-        rc = GS_EIO;
-      }
-      if (!rc && file) printf("exported %d org units to %s\n", n, file);
-    }
-  } else if (strcmp(cmd, "device") == 0 && strcmp(sub, "add") == 0 && argc >= 3) {
-    const char *grids = gs_cli_opt(argc, argv, "--grids");
-    if (!grids) {
-      fprintf(stderr, "gs-admin: device add needs --grids g1,g2 (the grids the device may write)\n");
-      rc = 2;
-    } else {
-      rc = gs_admin_device_add(db, argv[2], grids, gs_cli_opt(argc, argv, "--worker"), err, sizeof err);
-      if (!rc) printf("device %s may write %s\n", argv[2], grids);
-    }
-  } else if (strcmp(cmd, "device") == 0 && (strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0) && argc >= 3) {
-    rc = gs_admin_device_enable(db, argv[2], strcmp(sub, "enable") == 0, err, sizeof err);
-  } else if (strcmp(cmd, "device") == 0 && strcmp(sub, "list") == 0) {
-    rc = gs_admin_device_list(db, stdout, gs_cli_flag(argc, argv, "--csv"));
-  } else if (strcmp(cmd, "conflicts") == 0) {
-    rc = gs_admin_conflicts(db, stdout, gs_cli_flag(argc, argv, "--all"));
-  } else if (strcmp(cmd, "seed") == 0) {
-    int st, cm, gr, hh, dn;
-    if (!int_opt(argc, argv, "--streets", 2, 1, 10, &st) || !int_opt(argc, argv, "--communities", 2, 1, 10, &cm) ||
-        !int_opt(argc, argv, "--grids", 2, 1, 20, &gr) || !int_opt(argc, argv, "--households", 40, 1, 1000, &hh) ||
-        !int_opt(argc, argv, "--district", 1, 1, 99, &dn)) {
-      rc = 2;
-    } else {
-      rc = gs_admin_seed_district(e, dn, st, cm, gr, hh, err, sizeof err);
-#ifdef GS_HAVE_STATUS
-      if (!rc) rc = gs_admin_recount(e, err, sizeof err);
-#endif
-      if (!rc) {
-        char pre[16] = "dev-"; /* device ids: dev-0001.. (district 1), dev-N-0001.. (district N) */
-        if (dn > 1) snprintf(pre, sizeof pre, "dev-%d-", dn);
-        printf("seeded 示范市 (c-demo) district d-%02d: %d streets, %d communities, %d grids, %d households, "
-               "devices %s0001..%s%04d\n",
-               dn, st, st * cm, st * cm * gr, st * cm * gr * hh, pre, pre, st * cm * gr);
-      }
-    }
-#ifdef GS_HAVE_STATUS
-  } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "export") == 0) {
-    rc = gs_admin_status_main(e, argc, argv, err, sizeof err);
-#endif
-  }
-  if (rc == -1) {
-    fprintf(stderr, "gs-admin: unknown command '%s %s'\n", cmd, sub);
+  const gs_admin_cmd *c = find_cmd(argc, argv);
+  if (!c) {
+    fprintf(stderr, "gs-admin: unknown command '%s %s'\n", argv[0], argc > 1 ? argv[1] : "");
     usage(stderr);
     rc = 2;
-  } else if (rc > 0 && rc != 2) {
-    fprintf(stderr, "gs-admin: %s\n", err[0] ? err : gs_strerror(rc));
-    rc = 1;
+  } else {
+    rc = c->run(e, argc, argv, err, sizeof err);
+    if (rc > 0 && rc != GS_ADMIN_USAGE) {
+      fprintf(stderr, "gs-admin: %s\n", err[0] ? err : gs_strerror(rc));
+      rc = 1;
+    }
   }
   gs_engine_close(e);
   return rc;

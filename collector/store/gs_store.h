@@ -64,6 +64,72 @@ int gs_store_device_has_grid(gs_store *s, const char *device, const char *grid);
 
 /* ---- gs_store_admin.c (gs-admin, tools) ---------------------------------- */
 
+/* What gs-admin reads and writes (collector/admin/admin_ops.c). Writes that
+ * belong together run between gs_store_begin() and gs_store_commit(); the
+ * caller rolls back with gs_store_rollback() on the first error. Listings
+ * call back once per row: the strings of a row are owned by the store and
+ * valid only during that call (copy what you keep); a callback returning
+ * non-zero stops the listing, which then returns that value. */
+
+/* SQLite's message for the last failed call on s, for the one-line error an
+ * administrator reads (owned by SQLite; valid until the next call on s). */
+const char *gs_store_admin_errmsg(gs_store *s);
+/* The PRAGMA synchronous the store's connection runs at (0 OFF .. 3 EXTRA):
+ * what gs_store_open() set, or NORMAL under the engine's WAL sync thread. A
+ * setting of this connection, which another connection cannot read. */
+int gs_store_admin_synchronous(gs_store *s, int *level);
+
+/* Begins an org import: BEGIN IMMEDIATE with foreign keys checked at COMMIT
+ * (PRAGMA defer_foreign_keys), so units may arrive in any order. Ends with
+ * gs_store_commit() or gs_store_rollback(). */
+int gs_store_admin_org_begin(gs_store *s);
+/* Inserts unit id or updates its parent, level and name (parent NULL: a city). */
+int gs_store_admin_org_put(gs_store *s, const char *id, const char *parent, const char *level, const char *name);
+/* Inserts unit id, deleting any unit of that id first (INSERT OR REPLACE: the demo seed). */
+int gs_store_admin_org_replace(gs_store *s, const char *id, const char *parent, const char *level, const char *name);
+/* Copies the level of unit id into level (n bytes, NUL-terminated, truncated);
+ * GS_ENOTFOUND when there is no such unit. */
+int gs_store_admin_org_level(gs_store *s, const char *id, char *level, size_t n);
+
+typedef struct gs_store_org_row {
+  const char *id, *parent, *level, *name; /* parent NULL for a city */
+} gs_store_org_row;
+typedef int (*gs_store_org_fn)(void *ctx, const gs_store_org_row *row);
+/* Lists the org tree, or root's subtree when root is not NULL, parents before
+ * children (by depth, then id). No row when root does not exist. */
+int gs_store_admin_org_each(gs_store *s, const char *root, gs_store_org_fn fn, void *ctx);
+
+/* Registers device (created_ms on first registration); a registered device
+ * keeps its row and gets worker when worker is not NULL. */
+int gs_store_admin_device_put(gs_store *s, const char *device, const char *worker, int64_t created_ms);
+/* Takes every grid away from device. */
+int gs_store_admin_device_grids_clear(gs_store *s, const char *device);
+/* Lets device write grid. GS_ENOTFOUND when grid is not an org unit of level
+ * grid or device already has it. */
+int gs_store_admin_device_grid_add(gs_store *s, const char *device, const char *grid);
+/* Enables (1) or disables (0) device; GS_ENOTFOUND when it is not registered. */
+int gs_store_admin_device_set_enabled(gs_store *s, const char *device, int enabled);
+
+typedef struct gs_store_device_row {
+  const char *id, *worker; /* worker "" when unknown */
+  int enabled;
+  int64_t acked_seq, last_seen_ms; /* last_seen_ms 0: never */
+  const char *grids;               /* sorted, ';'-separated, "" when none */
+} gs_store_device_row;
+typedef int (*gs_store_device_fn)(void *ctx, const gs_store_device_row *row);
+/* Lists the device registry by id. */
+int gs_store_admin_device_each(gs_store *s, gs_store_device_fn fn, void *ctx);
+
+typedef struct gs_store_conflict_row {
+  const char *type, *entity, *field;
+  const char *a_device, *a_value, *a_change; /* values as stored (JSON text), NULL when none */
+  const char *b_device, *b_value, *b_change;
+  const char *winner; /* the change kept: a_change or b_change */
+} gs_store_conflict_row;
+typedef int (*gs_store_conflict_fn)(void *ctx, const gs_store_conflict_row *row);
+/* Lists the logged conflicts, oldest first: all of them, or (all 0) those not reviewed. */
+int gs_store_admin_conflict_each(gs_store *s, int all, gs_store_conflict_fn fn, void *ctx);
+
 /* ---- transitional: raw handle functions, removed once every caller uses
  * the functions above (issue 14). ------------------------------------------- */
 /* The raw handle of an open store. */

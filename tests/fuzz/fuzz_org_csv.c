@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_write(path, data, size);
   char err[1024] = "";
   int count = -1;
-  int rc = gs_admin_org_import(gs_engine_db(e), path, &count, err, sizeof err);
+  int rc = gs_admin_org_import(e, path, &count, err, sizeof err);
   if (rc == GS_OK) fz_check(count >= 0, "count set on success", data, size);
   else fz_check(err[0] != '\0' && memchr(err, 0, sizeof err) != NULL, "an error message on failure", data, size);
   return 0;

@@ -233,9 +233,8 @@ static void run_once(const mchange *ch, int n, char state[NENT][4096], char *con
     snprintf(state[e], 4096, "%s", th_text(t, q));
   }
   sqlite3_stmt *st;
-  assert_int_equal(sqlite3_prepare_v2(gs_engine_db(t->e),
-                                      "SELECT a_change||'|'||b_change||'|'||field FROM conflict ORDER BY 1", -1, &st,
-                                      NULL),
+  assert_int_equal(sqlite3_prepare_v2(th_db(t), "SELECT a_change||'|'||b_change||'|'||field FROM conflict ORDER BY 1",
+                                      -1, &st, NULL),
                    SQLITE_OK);
   size_t cl = 0;
   conf[0] = 0;

@@ -364,7 +364,7 @@ static void test_group_commit(void **state) {
  * durable when COMMIT returns. */
 static void test_wal_sync_thread(void **state) {
   th *t = th_open_sync(2, 1);
-  assert_int_equal(th_int(t, "PRAGMA synchronous"), 1);
+  assert_int_equal(th_synchronous(t), 1);
   int fd = gs_engine_durable_fd(t->e);
   assert_true(fd >= 0);
   uint64_t c0 = gs_engine_commits(t->e);
@@ -386,7 +386,7 @@ static void test_wal_sync_thread(void **state) {
   th_close(t);
 
   t = th_open_sync(2, 0);
-  assert_int_equal(th_int(t, "PRAGMA synchronous"), 2);
+  assert_int_equal(th_synchronous(t), 2);
   assert_int_equal(gs_engine_durable_fd(t->e), -1);
   ack = th_apply(t, "dev-a", one("w3", 1, "h3", t->now, HH_SET));
   cJSON_Delete(ack);
@@ -399,7 +399,7 @@ static void test_newer_db_refused(void **state) {
   th *t = th_open();
   char path[128];
   snprintf(path, sizeof path, "%s", t->db);
-  assert_int_equal(sqlite3_exec(gs_engine_db(t->e), "PRAGMA user_version=999", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(th_db(t), "PRAGMA user_version=999", NULL, NULL, NULL), SQLITE_OK);
   gs_engine_config c;
   gs_engine_config_defaults(&c);
   c.db_path = path;

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 
 #include "gs_engine.h"
 
@@ -30,9 +31,16 @@ void th_close(th *t);
 /* Applies a batch from device; returns the parsed ack (caller cJSON_Delete). */
 cJSON *th_apply(th *t, const char *device, const char *json);
 cJSON *th_pull(th *t, const char *device, const char *json);
-/* Single-row single-column query as int / text (static buffer). */
+/* The test's own SQLite connection on t's store file, to seed and inspect
+ * rows with SQL (the server's SQL is the store's, collector/store). Owned by
+ * the harness, closed by th_close; it sees what the engine has committed. */
+sqlite3 *th_db(th *t);
+/* Single-row single-column query as int / text (static buffer), on th_db(t). */
 int64_t th_int(th *t, const char *sql);
 const char *th_text(th *t, const char *sql);
+/* PRAGMA synchronous of the engine's store connection (th_db cannot see
+ * another connection's settings). */
+int64_t th_synchronous(th *t);
 /* The error code of rejected[i] in an ack. */
 const char *th_rej(const cJSON *ack, int i);
 
