@@ -215,6 +215,7 @@ int gs_store_meta_get(gs_store *s, const char *key, int64_t *v) {
   int src = sqlite3_step(st);
   if (src == SQLITE_ROW) {
     *v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st); /* a statement left on a row keeps a read transaction open */
     return GS_OK;
   }
   if (src == SQLITE_DONE) {
