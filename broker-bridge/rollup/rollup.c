@@ -303,9 +303,9 @@ static int reserved(const char *k) {
 
 /* Rows of the field table that are not counts (sums 0): never added up. */
 static int not_summed(const char *k) {
-#define NOSUM_C_(name, key, store, sums, head, width)                                                                  \
+#define NOSUM_C_(name, key, store, sums, head, width, dash)                                                            \
   if (!(sums) && strcmp(k, key) == 0) return 1;
-#define NOSUM_M_(name, key, SUBS, prefix, store, sums, head, width)                                                    \
+#define NOSUM_M_(name, key, SUBS, prefix, store, sums, head, width, dash)                                              \
   if (!(sums) && strcmp(k, key) == 0) return 1;
   GS_STATUS_FIELDS(NOSUM_C_, NOSUM_M_)
 #undef NOSUM_C_
@@ -390,11 +390,11 @@ static cJSON *template_counts(void) {
   cJSON *o = cJSON_CreateObject(), *m = NULL;
   int ok = o != NULL;
   (void)m;
-#define TPL_C_(name, key, store, sums, head, width)                                                                    \
+#define TPL_C_(name, key, store, sums, head, width, dash)                                                              \
   if (ok && (sums)) ok = cJSON_AddNumberToObject(o, key, 0) != NULL;
 #define TPL_S_(m, sub)                                                                                                 \
   if (ok) ok = cJSON_AddNumberToObject(m, #sub, 0) != NULL;
-#define TPL_M_(name, key, SUBS, prefix, store, sums, head, width)                                                      \
+#define TPL_M_(name, key, SUBS, prefix, store, sums, head, width, dash)                                                \
   if (ok && (sums)) {                                                                                                  \
     ok = (m = cJSON_AddObjectToObject(o, key)) != NULL;                                                                \
     SUBS(TPL_S_, m)                                                                                                    \

@@ -24,19 +24,19 @@ static const char *admin_tz(void) { return getenv("GS_TZ") ? getenv("GS_TZ") : "
 /* The numbers of one unit as the table's columns, from the field table
  * (gs_status_fields.h). Coverage (visited / households) is derived, not a
  * field: it follows the VISITED column. */
-#define COL_C_(name, key, store, sums, head, width)                                                                    \
+#define COL_C_(name, key, store, sums, head, width, dash)                                                              \
   printf(" %*lld", width, (long long)n->name);                                                                         \
   if (strcmp(#name, "visited_period") == 0) printf(" %s", cov);
-#define COL_M_(name, key, SUBS, prefix, store, sums, head, width)                                                      \
+#define COL_M_(name, key, SUBS, prefix, store, sums, head, width, dash)                                                \
   for (int i = 0; i < GS_STATUS_NSUBS(SUBS); i++) printf("%s%2lld", i ? "/" : " ", (long long)n->name[i]);
 static void print_numbers(const gs_status_numbers *n, const char *cov) { GS_STATUS_FIELDS(COL_C_, COL_M_) }
 #undef COL_C_
 #undef COL_M_
 
-#define HEAD_C_(name, key, store, sums, head, width)                                                                   \
+#define HEAD_C_(name, key, store, sums, head, width, dash)                                                             \
   printf(" %*s", width, head);                                                                                         \
   if (strcmp(#name, "visited_period") == 0) printf(" %4s", "COV");
-#define HEAD_M_(name, key, SUBS, prefix, store, sums, head, width) printf(" %*s", width, head);
+#define HEAD_M_(name, key, SUBS, prefix, store, sums, head, width, dash) printf(" %*s", width, head);
 static void print_header(void) {
   printf("%-16s %-30s", "ORG", "NAME");
   GS_STATUS_FIELDS(HEAD_C_, HEAD_M_)
@@ -46,8 +46,8 @@ static void print_header(void) {
 #undef HEAD_M_
 
 /* every number, space-separated, for comparing a recount */
-#define SNAP_C_(name, key, store, sums, head, width) gs_buf_printf(b, " %lld", (long long)n->name);
-#define SNAP_M_(name, key, SUBS, prefix, store, sums, head, width)                                                     \
+#define SNAP_C_(name, key, store, sums, head, width, dash) gs_buf_printf(b, " %lld", (long long)n->name);
+#define SNAP_M_(name, key, SUBS, prefix, store, sums, head, width, dash)                                               \
   for (int i = 0; i < GS_STATUS_NSUBS(SUBS); i++) gs_buf_printf(b, " %lld", (long long)n->name[i]);
 static void snap_numbers(gs_buf *b, const gs_status_numbers *n) { GS_STATUS_FIELDS(SNAP_C_, SNAP_M_) }
 #undef SNAP_C_

@@ -660,9 +660,9 @@ int gs_status_numbers_of(gs_status *s, const char *id, int64_t now, gs_status_nu
   if (!rc) rc = gs_store_status_day_get(s->store, id, day, &today);
   if (rc) return rc;
   int k = 0; /* org_stat columns come in table order */
-#define READ_C_(name, key, store, sums, head, width)                                                                   \
+#define READ_C_(name, key, store, sums, head, width, dash)                                                             \
   n->name = KIND_OF_(store) == KIND_PERIOD ? visited : KIND_OF_(store) == KIND_DAY ? today : v[k++];
-#define READ_M_(name, key, SUBS, prefix, store, sums, head, width)                                                     \
+#define READ_M_(name, key, SUBS, prefix, store, sums, head, width, dash)                                               \
   for (int i = 0; i < GS_STATUS_NSUBS(SUBS); i++) n->name[i] = v[k++];
   GS_STATUS_FIELDS(READ_C_, READ_M_)
 #undef READ_C_
@@ -688,10 +688,10 @@ int gs_status_doc(gs_status *s, const char *id, int64_t now, gs_buf *b) {
   if (!rc) rc = gs_buf_json_str(b, o->name);
   if (!rc) rc = gs_buf_printf(b, ",\"as_of\":\"%s\",\"period\":\"%s\"", as_of, period);
     /* the numbers, in the table's order (keys are plain identifiers: no escaping) */
-#define DOC_C_(name, key, store, sums, head, width)                                                                    \
+#define DOC_C_(name, key, store, sums, head, width, dash)                                                              \
   if (!rc) rc = gs_buf_printf(b, ",\"" key "\":%lld", (long long)n.name);
 #define SUB_NAME_(a, sub) #sub,
-#define DOC_M_(name, key, SUBS, prefix, store, sums, head, width)                                                      \
+#define DOC_M_(name, key, SUBS, prefix, store, sums, head, width, dash)                                                \
   {                                                                                                                    \
     static const char *const subs[] = {SUBS(SUB_NAME_, _)};                                                            \
     if (!rc) rc = gs_buf_puts(b, ",\"" key "\":{");                                                                    \

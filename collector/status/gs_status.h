@@ -48,8 +48,8 @@ int gs_status_doc(gs_status *s, const char *org, int64_t now_ms, gs_buf *out);
 
 /* Numbers of one org unit, for tables and tests: one member per row of
  * GS_STATUS_FIELDS (gs_status_fields.h), an array for a map row. */
-#define GS_STATUS_NUM_C_(name, key, store, sums, head, width)               int64_t name;
-#define GS_STATUS_NUM_M_(name, key, SUBS, prefix, store, sums, head, width) int64_t name[GS_STATUS_NSUBS(SUBS)];
+#define GS_STATUS_NUM_C_(name, key, store, sums, head, width, dash)               int64_t name;
+#define GS_STATUS_NUM_M_(name, key, SUBS, prefix, store, sums, head, width, dash) int64_t name[GS_STATUS_NSUBS(SUBS)];
 typedef struct gs_status_numbers {
   GS_STATUS_FIELDS(GS_STATUS_NUM_C_, GS_STATUS_NUM_M_)
 } gs_status_numbers;

@@ -14,8 +14,8 @@
  * byte (tests, dashboards, the rollup's debounce), so rows are only appended.
  *
  * GS_STATUS_FIELDS(C, M):
- *   C(name, key, store, sums, head, width)              a plain counter
- *   M(name, key, SUBS, prefix, store, sums, head, width) a map of sub-counters
+ *   C(name, key, store, sums, head, width, dash)                a plain counter
+ *   M(name, key, SUBS, prefix, store, sums, head, width, dash)  a map of sub-counters
  * name    member of gs_status_numbers (an array for M, indexed as SUBS lists)
  * key     JSON key in the status document
  * SUBS    an X-macro listing the sub-keys: SUBS(S, a) gives S(a, sub) each
@@ -26,6 +26,10 @@
  * sums    1 when a parent's number is the sum of its children's (the rollup
  *         adds it up), 0 when it is not a count
  * head    gs-admin status column header, width its width
+ * dash    the dashboard's data-testid of the number (its panel card and its
+ *         column in the units table; a card and a column are added for a
+ *         testid the page does not have yet); "" when the page shows it
+ *         another way (the urgency map as a bar)
  */
 #ifndef GS_STATUS_FIELDS_H
 #define GS_STATUS_FIELDS_H
@@ -34,14 +38,14 @@
 #define GS_STATUS_URGENCY(S, a) S(a, low) S(a, normal) S(a, high) S(a, critical)
 
 #define GS_STATUS_FIELDS(C, M)                                                                                         \
-  C(households, "households", STAT, 1, "HOUSEH.", 7)                                                                   \
-  C(visited_period, "visited_period", PERIOD, 1, "VISITED", 7)                                                         \
-  C(visits_today, "visits_today", DAY, 1, "TODAY", 6)                                                                  \
-  C(reports_open, "reports_open", STAT, 1, "OPEN", 5)                                                                  \
-  M(by_urgency, "reports_by_urgency", GS_STATUS_URGENCY, r_, STAT, 1, "L/ N/ H/ C", 11)                                \
-  C(reports_overdue, "reports_overdue", STAT, 1, "OVERDUE", 7)                                                         \
-  C(care_due, "care_due", STAT, 1, "CARE", 6)                                                                          \
-  C(devices_active, "devices_active_24h", STAT, 1, "ACTIVE", 6)
+  C(households, "households", STAT, 1, "HOUSEH.", 7, "households")                                                     \
+  C(visited_period, "visited_period", PERIOD, 1, "VISITED", 7, "visited")                                              \
+  C(visits_today, "visits_today", DAY, 1, "TODAY", 6, "visits-today")                                                  \
+  C(reports_open, "reports_open", STAT, 1, "OPEN", 5, "reports-open")                                                  \
+  M(by_urgency, "reports_by_urgency", GS_STATUS_URGENCY, r_, STAT, 1, "L/ N/ H/ C", 11, "")                            \
+  C(reports_overdue, "reports_overdue", STAT, 1, "OVERDUE", 7, "reports-overdue")                                      \
+  C(care_due, "care_due", STAT, 1, "CARE", 6, "care-due")                                                              \
+  C(devices_active, "devices_active_24h", STAT, 1, "ACTIVE", 6, "devices-active")
 
 /* Org levels, top down: X(name, label, children_label) - labels are the
  * dashboard's (Chinese) names of a unit of this level and of its children. */
@@ -66,9 +70,9 @@
 
 /* The org_stat columns, in table order: GS_STAT_<name> for a counter,
  * GS_STAT_<prefix><sub> for a map's sub-counter; GS_STAT_NCOLS of them. */
-#define GS_STAT_ENUM_C_(name, key, store, sums, head, width) GS_STATUS_IF_##store(GS_STAT_##name, )
-#define GS_STAT_ENUM_S_(prefix, sub)                         GS_STAT_##prefix##sub,
-#define GS_STAT_ENUM_M_(name, key, SUBS, prefix, store, sums, head, width)                                             \
+#define GS_STAT_ENUM_C_(name, key, store, sums, head, width, dash) GS_STATUS_IF_##store(GS_STAT_##name, )
+#define GS_STAT_ENUM_S_(prefix, sub)                               GS_STAT_##prefix##sub,
+#define GS_STAT_ENUM_M_(name, key, SUBS, prefix, store, sums, head, width, dash)                                       \
   GS_STATUS_IF_##store(SUBS(GS_STAT_ENUM_S_, prefix))
 enum { GS_STATUS_FIELDS(GS_STAT_ENUM_C_, GS_STAT_ENUM_M_) GS_STAT_NCOLS };
 

@@ -16,26 +16,26 @@
 
 #define ADD_SQL_(col)                                                                                                  \
   "INSERT INTO org_stat(org, " col ") VALUES(?1, ?2) ON CONFLICT(org) DO UPDATE SET " col " = " col " + "              \
-                                                                                                    "excluded." col,
+  "excluded." col,
 #define SET_SQL_(col)                                                                                                  \
   "INSERT INTO org_stat(org, " col ") VALUES(?1, ?2) ON CONFLICT(org) DO UPDATE SET " col " = excluded." col,
 #define GET_SQL_(col)  "SELECT " col " FROM org_stat WHERE org=?1",
 #define LIST_SQL_(col) ", " col
 
-#define COL_C_(name, key, store, sums, head, width, EMIT)               GS_STATUS_IF_##store(EMIT(#name))
-#define COL_M_(name, key, SUBS, prefix, store, sums, head, width, EMIT) GS_STATUS_IF_##store(SUBS(EMIT, prefix))
-#define ADD_S_(prefix, sub)                                             ADD_SQL_(GS_STATUS_STR(prefix##sub))
-#define SET_S_(prefix, sub)                                             SET_SQL_(GS_STATUS_STR(prefix##sub))
-#define GET_S_(prefix, sub)                                             GET_SQL_(GS_STATUS_STR(prefix##sub))
-#define LIST_S_(prefix, sub)                                            LIST_SQL_(GS_STATUS_STR(prefix##sub))
-#define ADD_C_(n, k, st, su, h, w)                                      COL_C_(n, k, st, su, h, w, ADD_SQL_)
-#define ADD_M_(n, k, S, p, st, su, h, w)                                COL_M_(n, k, S, p, st, su, h, w, ADD_S_)
-#define SET_C_(n, k, st, su, h, w)                                      COL_C_(n, k, st, su, h, w, SET_SQL_)
-#define SET_M_(n, k, S, p, st, su, h, w)                                COL_M_(n, k, S, p, st, su, h, w, SET_S_)
-#define GET_C_(n, k, st, su, h, w)                                      COL_C_(n, k, st, su, h, w, GET_SQL_)
-#define GET_M_(n, k, S, p, st, su, h, w)                                COL_M_(n, k, S, p, st, su, h, w, GET_S_)
-#define LIST_C_(n, k, st, su, h, w)                                     COL_C_(n, k, st, su, h, w, LIST_SQL_)
-#define LIST_M_(n, k, S, p, st, su, h, w)                               COL_M_(n, k, S, p, st, su, h, w, LIST_S_)
+#define COL_C_(name, key, store, sums, head, width, dash, EMIT)               GS_STATUS_IF_##store(EMIT(#name))
+#define COL_M_(name, key, SUBS, prefix, store, sums, head, width, dash, EMIT) GS_STATUS_IF_##store(SUBS(EMIT, prefix))
+#define ADD_S_(prefix, sub)                                                   ADD_SQL_(GS_STATUS_STR(prefix##sub))
+#define SET_S_(prefix, sub)                                                   SET_SQL_(GS_STATUS_STR(prefix##sub))
+#define GET_S_(prefix, sub)                                                   GET_SQL_(GS_STATUS_STR(prefix##sub))
+#define LIST_S_(prefix, sub)                                                  LIST_SQL_(GS_STATUS_STR(prefix##sub))
+#define ADD_C_(n, k, st, su, h, w, d)                                         COL_C_(n, k, st, su, h, w, d, ADD_SQL_)
+#define ADD_M_(n, k, S, p, st, su, h, w, d)                                   COL_M_(n, k, S, p, st, su, h, w, d, ADD_S_)
+#define SET_C_(n, k, st, su, h, w, d)                                         COL_C_(n, k, st, su, h, w, d, SET_SQL_)
+#define SET_M_(n, k, S, p, st, su, h, w, d)                                   COL_M_(n, k, S, p, st, su, h, w, d, SET_S_)
+#define GET_C_(n, k, st, su, h, w, d)                                         COL_C_(n, k, st, su, h, w, d, GET_SQL_)
+#define GET_M_(n, k, S, p, st, su, h, w, d)                                   COL_M_(n, k, S, p, st, su, h, w, d, GET_S_)
+#define LIST_C_(n, k, st, su, h, w, d)                                        COL_C_(n, k, st, su, h, w, d, LIST_SQL_)
+#define LIST_M_(n, k, S, p, st, su, h, w, d)                                  COL_M_(n, k, S, p, st, su, h, w, d, LIST_S_)
 
 static const char *const stat_add_sql[GS_STAT_NCOLS] = {GS_STATUS_FIELDS(ADD_C_, ADD_M_)};
 static const char *const stat_set_sql[GS_STAT_NCOLS] = {GS_STATUS_FIELDS(SET_C_, SET_M_)};
