@@ -537,32 +537,45 @@ void gs_status_set_care_days(gs_status *s, int days) {
 
 typedef struct roll {
   gs_status *s;
-  int64_t *v; /* per org */
+  int64_t *v;  /* per org */
+  int unknown; /* a grid the loaded tree lacks (imported meanwhile) */
 } roll;
 
 /* one grid's count, added to the grid and its ancestors */
 static int roll_up(void *ctx, const char *grid, int64_t n) {
   roll *r = ctx;
-  for (int o = find_org(r->s, grid); o >= 0; o = r->s->orgs[o].parent) r->v[o] += n;
+  int g = find_org(r->s, grid);
+  if (g < 0) r->unknown = 1;
+  for (int o = g; o >= 0; o = r->s->orgs[o].parent) r->v[o] += n;
   return GS_OK;
 }
 
 /* Per-grid counts (count, a gs_store_status_count_* function) rolled up to
- * ancestors, written to org_stat column col where they differ. */
+ * ancestors, written to org_stat column col where they differ. A grid the
+ * tree lacks reloads the tree (as grid_index does) and counts again. */
 static int refresh_column(gs_status *s, int col, int (*count)(gs_store *, int64_t, gs_store_count_fn, void *),
                           int (*count_text)(gs_store *, const char *, gs_store_count_fn, void *), int64_t arg,
                           const char *targ) {
-  roll r = {s, gs_calloc(s->norgs ? s->norgs : 1, sizeof *r.v)};
-  if (!r.v) return GS_ENOMEM;
-  int rc = count ? count(s->store, arg, roll_up, &r) : count_text(s->store, targ, roll_up, &r);
-  for (size_t i = 0; !rc && i < s->norgs; i++) {
-    int64_t cur = 0;
-    rc = gs_store_status_stat_get(s->store, col, s->orgs[i].id, &cur);
-    if (rc || cur == r.v[i]) continue;
-    rc = gs_store_status_stat_set(s->store, col, s->orgs[i].id, r.v[i]);
-    s->dirty[i] = 1;
+  int rc = GS_OK;
+  for (int pass = 0; !rc && pass < 2; pass++) {
+    roll r = {s, gs_calloc(s->norgs ? s->norgs : 1, sizeof *r.v), 0};
+    if (!r.v) return GS_ENOMEM;
+    rc = count ? count(s->store, arg, roll_up, &r) : count_text(s->store, targ, roll_up, &r);
+    if (!rc && r.unknown && pass == 0 && !s->nd) {
+      gs_free(r.v);
+      rc = load_tree(s); /* publishes the whole new tree */
+      continue;
+    }
+    for (size_t i = 0; !rc && i < s->norgs; i++) {
+      int64_t cur = 0;
+      rc = gs_store_status_stat_get(s->store, col, s->orgs[i].id, &cur);
+      if (rc || cur == r.v[i]) continue;
+      rc = gs_store_status_stat_set(s->store, col, s->orgs[i].id, r.v[i]);
+      s->dirty[i] = 1;
+    }
+    gs_free(r.v);
+    break;
   }
-  gs_free(r.v);
   return rc;
 }
 
