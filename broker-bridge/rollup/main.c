@@ -177,8 +177,6 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
-  setenv("TZ", tz, 1);
-  tzset();
 
   int rc = 1;
   char err[512] = "";
@@ -186,7 +184,7 @@ int main(int argc, char **argv) {
   memset(&a, 0, sizeof a);
   a.interval_ms = interval_ms;
   a.heartbeat_ms = heartbeat_s * 1000;
-  gs_rollup_config rcfg = {db, inputs_level, stale_s * 1000};
+  gs_rollup_config rcfg = {db, inputs_level, stale_s * 1000, tz};
   if (gs_rollup_new(&a.rollup, &rcfg, err, sizeof err)) {
     gs_error("start: %s", err);
     goto out;

@@ -4,7 +4,6 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,11 +11,15 @@
 #include "gs_error.h"
 #include "gs_log.h"
 #include "gs_mem.h"
+#include "gs_status_fields.h"
+#include "gs_store.h"
+#include "gs_tz.h"
 
 #define TOPIC_PREFIX "gs/v1/status/"
 #define LINK_SUFFIX  "/link"
 
-static const char *const levels[] = {"city", "district", "street", "community", "grid"};
+#define LEVEL_NAME_(name, label, kids) #name,
+static const char *const levels[] = {GS_ORG_LEVELS(LEVEL_NAME_)};
 
 enum role { ROLE_OTHER = 0, ROLE_OWNED, ROLE_INPUT };
 enum link { LINK_UNKNOWN = -1, LINK_DOWN = 0, LINK_UP = 1 };
@@ -38,10 +41,11 @@ struct gs_rollup {
   const char **inputs, **owned; /* ids, pointing into u[] */
   size_t ninputs, nowned;
   int64_t stale_after_ms;
+  gs_tz *tz;
 };
 
 static int level_index(const char *s) {
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < GS_LEVELS; i++)
     if (s && strcmp(levels[i], s) == 0) return i;
   return -1;
 }
@@ -55,62 +59,49 @@ static long find(const gs_rollup *r, const char *id, size_t idlen) {
 /* ------------------------------------------------------------------ */
 /* tree                                                                 */
 
+typedef struct tree_ctx {
+  gs_rollup *r;
+  char ***parents;
+  size_t cap;
+} tree_ctx;
+
+static int add_unit(void *ctx, const char *id, const char *pid, const char *level, const char *name) {
+  tree_ctx *t = ctx;
+  gs_rollup *r = t->r;
+  if (r->n == t->cap) {
+    size_t ncap = t->cap ? t->cap * 2 : 64;
+    unit *nu = gs_realloc(r->u, ncap * sizeof *nu);
+    char **np = gs_realloc(*t->parents, ncap * sizeof *np);
+    if (nu) r->u = nu;
+    if (np) *t->parents = np;
+    if (!nu || !np) return GS_ENOMEM;
+    t->cap = ncap;
+  }
+  unit *u = &r->u[r->n];
+  memset(u, 0, sizeof *u);
+  (*t->parents)[r->n] = NULL;
+  r->n++;
+  u->id = gs_strdup(id ? id : "");
+  u->name = gs_strdup(name ? name : "");
+  u->level = level_index(level);
+  u->parent = -1;
+  u->link = LINK_UNKNOWN;
+  if (pid) (*t->parents)[r->n - 1] = gs_strdup(pid);
+  if (!u->id || !u->name || (pid && !(*t->parents)[r->n - 1])) return GS_ENOMEM;
+  return GS_OK;
+}
+
 /* Reads org(id,parent,level,name) into r->u; parents resolved afterwards. */
 static int load_tree(gs_rollup *r, const char *path, char ***parents, char *err, size_t errlen) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
-  int rc = GS_EIO;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    snprintf(err, errlen, "open %s: %s; make it with gs-admin --db %s org import TREE.csv", path,
-             db ? sqlite3_errmsg(db) : "out of memory", path);
-    goto out;
-  }
-  sqlite3_busy_timeout(db, 5000);
-  rc = GS_ESTORE;
-  if (sqlite3_prepare_v2(db, "SELECT id, parent, level, name FROM org ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
-    snprintf(err, errlen, "read the org tree from %s: %s; import it with gs-admin org import", path,
-             sqlite3_errmsg(db));
-    goto out;
-  }
-  size_t cap = 0;
-  int src;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    if (r->n == cap) {
-      size_t ncap = cap ? cap * 2 : 64;
-      unit *nu = gs_realloc(r->u, ncap * sizeof *nu);
-      char **np = gs_realloc(*parents, ncap * sizeof *np);
-      if (nu) r->u = nu;
-      if (np) *parents = np;
-      if (!nu || !np) {
-        rc = GS_ENOMEM;
-        goto out;
-      }
-      cap = ncap;
-    }
-    unit *u = &r->u[r->n];
-    memset(u, 0, sizeof *u);
-    (*parents)[r->n] = NULL;
-    r->n++;
-    const char *pid = (const char *)sqlite3_column_text(st, 1);
-    u->id = gs_strdup((const char *)sqlite3_column_text(st, 0));
-    u->name = gs_strdup((const char *)sqlite3_column_text(st, 3));
-    u->level = level_index((const char *)sqlite3_column_text(st, 2));
-    u->parent = -1;
-    u->link = LINK_UNKNOWN;
-    if (pid) (*parents)[r->n - 1] = gs_strdup(pid);
-    if (!u->id || !u->name || (pid && !(*parents)[r->n - 1])) {
-      rc = GS_ENOMEM;
-      goto out;
-    }
-  }
-  if (src != SQLITE_DONE) {
-    snprintf(err, errlen, "read the org tree from %s: %s", path, sqlite3_errmsg(db));
-    goto out;
-  }
-  rc = GS_OK;
-out:
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  gs_store *st = NULL;
+  int rc = gs_store_status_open_readonly(&st, path, err, errlen);
+  if (rc) return rc;
+  tree_ctx t = {r, parents, 0};
+  rc = gs_store_status_orgs(st, add_unit, &t);
+  if (rc && rc != GS_ENOMEM)
+    snprintf(err, errlen, "read the org tree from %s: %s (logged above); import it with gs-admin --db %s org import",
+             path, gs_strerror(rc), path);
+  gs_store_close(st);
   return rc;
 }
 
@@ -121,6 +112,8 @@ int gs_rollup_new(gs_rollup **out, const gs_rollup_config *cfg, char *err, size_
   int rc = GS_ENOMEM;
   if (!r) goto out;
   r->stale_after_ms = cfg->stale_after_ms;
+  if ((rc = gs_tz_load(&r->tz, cfg->timezone, err, errlen))) goto out;
+  rc = GS_ENOMEM;
   int in_level = level_index(cfg->inputs_level);
   if (in_level <= 0) {
     rc = GS_ECONFIG;
@@ -182,6 +175,7 @@ void gs_rollup_free(gs_rollup *r) {
   gs_free(r->u);
   gs_free(r->inputs);
   gs_free(r->owned);
+  gs_tz_free(r->tz);
   gs_free(r);
 }
 
@@ -307,13 +301,25 @@ static int reserved(const char *k) {
   return 0;
 }
 
+/* Rows of the field table that are not counts (sums 0): never added up. */
+static int not_summed(const char *k) {
+#define NOSUM_C_(name, key, store, sums, head, width, dash)                                                            \
+  if (!(sums) && strcmp(k, key) == 0) return 1;
+#define NOSUM_M_(name, key, SUBS, prefix, store, sums, head, width, dash)                                              \
+  if (!(sums) && strcmp(k, key) == 0) return 1;
+  GS_STATUS_FIELDS(NOSUM_C_, NOSUM_M_)
+#undef NOSUM_C_
+#undef NOSUM_M_
+  return 0;
+}
+
 /* Adds every number of src (and of its nested objects) to acc, creating
  * members acc lacks. Strings, arrays, booleans are not counts: skipped. So a
  * counter added to the status document later is summed with no change here. */
 static int add_counts(cJSON *acc, const cJSON *src, int top) {
   const cJSON *it;
   cJSON_ArrayForEach(it, src) {
-    if (!it->string || (top && reserved(it->string))) continue;
+    if (!it->string || (top && (reserved(it->string) || not_summed(it->string)))) continue;
     cJSON *a = cJSON_GetObjectItemCaseSensitive(acc, it->string);
     if (cJSON_IsNumber(it)) {
       if (!a) {
@@ -378,18 +384,25 @@ static int put_json(gs_buf *b, const cJSON *it) {
   return gs_buf_puts(b, "null");
 }
 
-/* The members every status document has, in the collector's order
+/* The counts every status document has, from the field table in its order
  * (docs/PROTOCOL.md, "Status"), so a unit with no input yet still shows zeros. */
 static cJSON *template_counts(void) {
-  static const char *const top[] = {"households", "visited_period", "visits_today", "reports_open"};
-  static const char *const urg[] = {"low", "normal", "high", "critical"};
-  static const char *const rest[] = {"reports_overdue", "care_due", "devices_active_24h"};
-  cJSON *o = cJSON_CreateObject(), *u = NULL;
+  cJSON *o = cJSON_CreateObject(), *m = NULL;
   int ok = o != NULL;
-  for (size_t i = 0; ok && i < 4; i++) ok = cJSON_AddNumberToObject(o, top[i], 0) != NULL;
-  if (ok) ok = (u = cJSON_AddObjectToObject(o, "reports_by_urgency")) != NULL;
-  for (size_t i = 0; ok && i < 4; i++) ok = cJSON_AddNumberToObject(u, urg[i], 0) != NULL;
-  for (size_t i = 0; ok && i < 3; i++) ok = cJSON_AddNumberToObject(o, rest[i], 0) != NULL;
+  (void)m;
+#define TPL_C_(name, key, store, sums, head, width, dash)                                                              \
+  if (ok && (sums)) ok = cJSON_AddNumberToObject(o, key, 0) != NULL;
+#define TPL_S_(m, sub)                                                                                                 \
+  if (ok) ok = cJSON_AddNumberToObject(m, #sub, 0) != NULL;
+#define TPL_M_(name, key, SUBS, prefix, store, sums, head, width, dash)                                                \
+  if (ok && (sums)) {                                                                                                  \
+    ok = (m = cJSON_AddObjectToObject(o, key)) != NULL;                                                                \
+    SUBS(TPL_S_, m)                                                                                                    \
+  }
+  GS_STATUS_FIELDS(TPL_C_, TPL_M_)
+#undef TPL_C_
+#undef TPL_S_
+#undef TPL_M_
   if (!ok) {
     cJSON_Delete(o);
     return NULL;
@@ -405,15 +418,9 @@ int gs_rollup_doc(gs_rollup *r, const char *id, int64_t now_ms, int with_as_of, 
   int rc = GS_ENOMEM;
   if (!acc || !stale) goto out;
   if ((rc = sum_subtree(r, (size_t)idx, acc, stale, now_ms))) goto out;
-  char as_of[40] = "", tz[8] = "", period[8] = "";
-  time_t t = (time_t)(now_ms / 1000);
-  struct tm tm;
-  localtime_r(&t, &tm);
-  strftime(period, sizeof period, "%Y-%m", &tm);
-  if (with_as_of) {
-    strftime(as_of, sizeof as_of, "%Y-%m-%dT%H:%M:%S", &tm);
-    strftime(tz, sizeof tz, "%z", &tm); /* +0800 -> +08:00 */
-  }
+  char as_of[32] = "", period[8] = "";
+  gs_tz_period(r->tz, now_ms, period);
+  if (with_as_of) gs_tz_iso(r->tz, now_ms, as_of);
   rc = gs_buf_puts(out, "{\"v\":1,\"org\":");
   if (!rc) rc = gs_buf_json_str(out, u->id);
   if (!rc) rc = gs_buf_puts(out, ",\"parent\":");
@@ -422,7 +429,7 @@ int gs_rollup_doc(gs_rollup *r, const char *id, int64_t now_ms, int with_as_of, 
   if (!rc) rc = gs_buf_json_str(out, u->level >= 0 ? levels[u->level] : "");
   if (!rc) rc = gs_buf_puts(out, ",\"name\":");
   if (!rc) rc = gs_buf_json_str(out, u->name);
-  if (!rc && with_as_of) rc = gs_buf_printf(out, ",\"as_of\":\"%s%.3s:%.2s\"", as_of, tz, tz + 3);
+  if (!rc && with_as_of) rc = gs_buf_printf(out, ",\"as_of\":\"%s\"", as_of);
   if (!rc && !with_as_of) rc = gs_buf_puts(out, ",\"as_of\":\"\"");
   if (!rc) rc = gs_buf_printf(out, ",\"period\":\"%s\"", period);
   const cJSON *c;

@@ -26,11 +26,13 @@ typedef struct gs_rollup_config {
   const char *db_path;      /* SQLite store holding the org tree (gs-admin org import), opened read-only */
   const char *inputs_level; /* level of the units the bridges carry up, e.g. "district" */
   int64_t stale_after_ms;   /* an input whose as_of is older than this (and whose link is not up) is stale */
+  const char *timezone;     /* IANA zone of as_of and period (gs_tz.h); NULL or "" is the system's zone */
 } gs_rollup_config;
 
-/* Loads the org tree. *out is freed with gs_rollup_free. Errors: GS_EIO (the
- * store cannot be opened), GS_ESTORE, GS_ECONFIG (no unit of inputs_level
- * below an owned unit), GS_ENOMEM; err gets one line saying what to do. */
+/* Loads the time zone and the org tree. *out is freed with gs_rollup_free.
+ * Errors: GS_EIO (the store cannot be opened), GS_ESTORE, GS_ECONFIG (an
+ * unknown time zone, or no unit of inputs_level below an owned unit),
+ * GS_ENOMEM; err gets one line saying what to do. */
 int gs_rollup_new(gs_rollup **out, const gs_rollup_config *cfg, char *err, size_t errlen);
 void gs_rollup_free(gs_rollup *r);
 
@@ -50,7 +52,7 @@ size_t gs_rollup_owned(const gs_rollup *r, const char *const **ids);
 int gs_rollup_message(gs_rollup *r, const char *topic, const void *payload, size_t len, int64_t now_ms);
 
 /* Renders the status document of owned unit `id` for time now_ms (as_of and
- * period in the process's time zone) and appends it to out. With
+ * period in the configured time zone) and appends it to out. With
  * with_as_of == 0 the as_of member is left empty: the text then changes only
  * when a number, the period or the stale list changes (the debounce compares
  * it). GS_ENOTFOUND when id is not owned. */

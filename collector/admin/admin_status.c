@@ -1,4 +1,3 @@
-#define _XOPEN_SOURCE 700
 /* gs-admin status | export: the status numbers as a terminal table, a full
  * recount, and CSV/JSON exports for the office's spreadsheets. */
 #include "admin_status.h"
@@ -6,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -16,7 +14,44 @@
 #include "gs_mem.h"
 #include "gs_schema.h"
 #include "gs_status.h"
+#include "gs_store.h"
+#include "gs_tz.h"
 #include "gs_util.h"
+
+/* The time zone of gs-admin's status numbers and --since dates. */
+static const char *admin_tz(void) { return getenv("GS_TZ") ? getenv("GS_TZ") : "Asia/Shanghai"; }
+
+/* The numbers of one unit as the table's columns, from the field table
+ * (gs_status_fields.h). Coverage (visited / households) is derived, not a
+ * field: it follows the VISITED column. */
+#define COL_C_(name, key, store, sums, head, width, dash)                                                              \
+  printf(" %*lld", width, (long long)n->name);                                                                         \
+  if (strcmp(#name, "visited_period") == 0) printf(" %s", cov);
+#define COL_M_(name, key, SUBS, prefix, store, sums, head, width, dash)                                                \
+  for (int i = 0; i < GS_STATUS_NSUBS(SUBS); i++) printf("%s%2lld", i ? "/" : " ", (long long)n->name[i]);
+static void print_numbers(const gs_status_numbers *n, const char *cov) { GS_STATUS_FIELDS(COL_C_, COL_M_) }
+#undef COL_C_
+#undef COL_M_
+
+#define HEAD_C_(name, key, store, sums, head, width, dash)                                                             \
+  printf(" %*s", width, head);                                                                                         \
+  if (strcmp(#name, "visited_period") == 0) printf(" %4s", "COV");
+#define HEAD_M_(name, key, SUBS, prefix, store, sums, head, width, dash) printf(" %*s", width, head);
+static void print_header(void) {
+  printf("%-16s %-30s", "ORG", "NAME");
+  GS_STATUS_FIELDS(HEAD_C_, HEAD_M_)
+  printf("\n");
+}
+#undef HEAD_C_
+#undef HEAD_M_
+
+/* every number, space-separated, for comparing a recount */
+#define SNAP_C_(name, key, store, sums, head, width, dash) gs_buf_printf(b, " %lld", (long long)n->name);
+#define SNAP_M_(name, key, SUBS, prefix, store, sums, head, width, dash)                                               \
+  for (int i = 0; i < GS_STATUS_NSUBS(SUBS); i++) gs_buf_printf(b, " %lld", (long long)n->name[i]);
+static void snap_numbers(gs_buf *b, const gs_status_numbers *n) { GS_STATUS_FIELDS(SNAP_C_, SNAP_M_) }
+#undef SNAP_C_
+#undef SNAP_M_
 
 static void pct(int64_t a, int64_t b, char *out, size_t n) {
   if (b <= 0) snprintf(out, n, "   -");
@@ -40,11 +75,9 @@ static void row(gs_status *s, const char *org, int depth, int64_t now) {
   /* pad the name to 30 terminal columns (Chinese characters take two) */
   size_t w = gs_utf8_width(name);
   int pad = w < 30 ? (int)(30 - w) : 0;
-  printf("%*s%-*s %s%*s %7lld %7lld %s %6lld %5lld %2lld/%2lld/%2lld/%2lld %7lld %6lld %6lld\n", depth * 2, "",
-         16 - depth * 2 > 4 ? 16 - depth * 2 : 4, org, name, pad, "", (long long)n.households,
-         (long long)n.visited_period, cov, (long long)n.visits_today, (long long)n.reports_open,
-         (long long)n.by_urgency[0], (long long)n.by_urgency[1], (long long)n.by_urgency[2], (long long)n.by_urgency[3],
-         (long long)n.reports_overdue, (long long)n.care_due, (long long)n.devices_active);
+  printf("%*s%-*s %s%*s", depth * 2, "", 16 - depth * 2 > 4 ? 16 - depth * 2 : 4, org, name, pad, "");
+  print_numbers(&n, cov);
+  printf("\n");
 }
 
 static void tree(gs_status *s, const char *org, int depth, int64_t now, int recurse) {
@@ -63,11 +96,9 @@ static char *snapshot(gs_status *s, int64_t now) {
   for (size_t i = 0; i < n; i++) {
     gs_status_numbers x;
     if (gs_status_numbers_of(s, ids[i], now, &x)) continue;
-    gs_buf_printf(&b, "%s %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld\n", ids[i], (long long)x.households,
-                  (long long)x.visited_period, (long long)x.visits_today, (long long)x.reports_open,
-                  (long long)x.by_urgency[0], (long long)x.by_urgency[1], (long long)x.by_urgency[2],
-                  (long long)x.by_urgency[3], (long long)x.reports_overdue, (long long)x.care_due,
-                  (long long)x.devices_active);
+    gs_buf_puts(&b, ids[i]);
+    snap_numbers(&b, &x);
+    gs_buf_puts(&b, "\n");
   }
   return gs_buf_steal(&b);
 }
@@ -104,8 +135,7 @@ static int status_cmd(gs_status *s, int argc, char **argv, char *err, size_t err
     return rc;
   }
   if (rc) return rc;
-  printf("%-16s %-30s %7s %7s %4s %6s %5s %11s %7s %6s %6s\n", "ORG", "NAME", "HOUSEH.", "VISITED", "COV", "TODAY",
-         "OPEN", "L/ N/ H/ C", "OVERDUE", "CARE", "ACTIVE");
+  print_header();
   tree(s, argv[1], 0, now, gs_cli_flag(argc, argv, "--tree"));
   return GS_OK;
 }
@@ -158,20 +188,62 @@ static int64_t latest_ms(const cJSON *ver) {
   return m;
 }
 
-static int parse_since(const char *s, int64_t *out) {
+/* A date YYYY-MM-DD: its local midnight in the user's zone (TZ, else the
+ * system's), as mktime gave it before gs_tz. */
+static int parse_since(const char *s, int64_t *out, char *err, size_t errlen) {
+  int y, m, d;
+  char tail;
   if (!s) {
     *out = 0;
-    return 1;
+    return GS_OK;
   }
-  struct tm tm;
-  memset(&tm, 0, sizeof tm);
-  const char *end = strptime(s, "%Y-%m-%d", &tm);
-  if (!end || *end) return 0;
-  tm.tm_isdst = -1;
-  time_t t = mktime(&tm);
-  if (t == (time_t)-1) return 0;
-  *out = (int64_t)t * 1000;
-  return 1;
+  if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 || d > 31) {
+    snprintf(err, errlen, "--since must be a date YYYY-MM-DD (entities written on or after that day)");
+    return GS_EINVAL;
+  }
+  gs_tz *z = NULL;
+  const char *tz = getenv("TZ");
+  if (tz && tz[0] == ':') tz++;
+  int rc = gs_tz_load(&z, tz, err, errlen);
+  if (rc) return rc;
+  *out = gs_tz_to_utc(z, y, m, d, 0, 0, 0);
+  gs_tz_free(z);
+  return GS_OK;
+}
+
+typedef struct export_ctx {
+  const gs_type_def *td;
+  const char *tname;
+  int csv, n;
+  int64_t since;
+} export_ctx;
+
+static int export_one(void *ctx, const char *id, int64_t rev, const char *fields, const char *ver) {
+  export_ctx *x = ctx;
+  cJSON *f = cJSON_Parse(fields);
+  cJSON *v = cJSON_Parse(ver);
+  if (f && v && latest_ms(v) >= x->since) {
+    if (x->csv) {
+      csv_cell(stdout, id);
+      printf(",%lld", (long long)rev);
+      for (size_t i = 0; i < x->td->nfields; i++) {
+        fputc(',', stdout);
+        csv_value(stdout, cJSON_GetObjectItemCaseSensitive(f, x->td->fields[i].name));
+      }
+      fputs("\r\n", stdout);
+    } else {
+      gs_buf b = GS_BUF_INIT;
+      gs_buf_printf(&b, "%s\n{\"type\":\"%s\",\"id\":", x->n ? "," : "", x->tname);
+      gs_buf_json_str(&b, id);
+      gs_buf_printf(&b, ",\"rev\":%lld,\"fields\":%s}", (long long)rev, fields);
+      fwrite(b.data, 1, b.len, stdout);
+      gs_buf_free(&b);
+    }
+    x->n++;
+  }
+  cJSON_Delete(f);
+  cJSON_Delete(v);
+  return GS_OK;
 }
 
 static int export_cmd(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
@@ -187,10 +259,8 @@ static int export_cmd(gs_engine *e, int argc, char **argv, char *err, size_t err
     snprintf(err, errlen, "--format must be csv or json");
     return GS_EINVAL;
   }
-  if (!parse_since(gs_cli_opt(argc, argv, "--since"), &since)) {
-    snprintf(err, errlen, "--since must be a date YYYY-MM-DD (entities written on or after that day)");
-    return GS_EINVAL;
-  }
+  int rc = parse_since(gs_cli_opt(argc, argv, "--since"), &since, err, errlen);
+  if (rc) return rc;
   if (org && !gs_valid_org_id(org)) {
     snprintf(err, errlen, "--org '%.64s' is not a valid org id", org);
     return GS_EINVAL;
@@ -198,63 +268,25 @@ static int export_cmd(gs_engine *e, int argc, char **argv, char *err, size_t err
   char tname[16];
   snprintf(tname, sizeof tname, "%.*s", (int)strlen(type) - 1, type); /* households -> household */
   gs_schema *schema = NULL;
-  int rc = gs_schema_load_builtin(&schema, err, errlen);
+  rc = gs_schema_load_builtin(&schema, err, errlen);
   if (rc) return rc;
-  const gs_type_def *td = gs_schema_type(schema, tname);
-  sqlite3 *db = gs_engine_db(e);
-  sqlite3_stmt *st = NULL;
-  /* all grids under org (or everything) */
-  const char *sql =
-      org ? "WITH RECURSIVE sub(id) AS (SELECT ?2 UNION ALL SELECT o.id FROM org o JOIN sub ON o.parent = sub.id) "
-            "SELECT e.id, e.rev, e.fields, e.ver FROM entity e WHERE e.type = ?1 AND e.grid IN (SELECT id FROM sub) "
-            "ORDER BY e.rev"
-          : "SELECT e.id, e.rev, e.fields, e.ver FROM entity e WHERE e.type = ?1 ORDER BY e.rev";
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-    snprintf(err, errlen, "export: %s", sqlite3_errmsg(db));
-    gs_schema_free(schema);
-    return GS_ESTORE;
-  }
-  sqlite3_bind_text(st, 1, tname, -1, SQLITE_STATIC);
-  if (org) sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC);
+  export_ctx x = {gs_schema_type(schema, tname), tname, strcmp(format, "csv") == 0, 0, since};
   if (gs_cli_flag(argc, argv, "--bom")) fputs("\xEF\xBB\xBF", stdout);
-  int csv = strcmp(format, "csv") == 0, n = 0;
-  if (csv) {
+  if (x.csv) {
     fputs("id,rev", stdout);
-    for (size_t i = 0; i < td->nfields; i++) printf(",%s", td->fields[i].name);
+    for (size_t i = 0; i < x.td->nfields; i++) printf(",%s", x.td->fields[i].name);
     fputs("\r\n", stdout);
   } else {
     fputs("[", stdout);
   }
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    cJSON *f = cJSON_Parse((const char *)sqlite3_column_text(st, 2));
-    cJSON *v = cJSON_Parse((const char *)sqlite3_column_text(st, 3));
-    if (f && v && latest_ms(v) >= since) {
-      const char *id = (const char *)sqlite3_column_text(st, 0);
-      if (csv) {
-        csv_cell(stdout, id);
-        printf(",%lld", (long long)sqlite3_column_int64(st, 1));
-        for (size_t i = 0; i < td->nfields; i++) {
-          fputc(',', stdout);
-          csv_value(stdout, cJSON_GetObjectItemCaseSensitive(f, td->fields[i].name));
-        }
-        fputs("\r\n", stdout);
-      } else {
-        gs_buf b = GS_BUF_INIT;
-        gs_buf_printf(&b, "%s\n{\"type\":\"%s\",\"id\":", n ? "," : "", tname);
-        gs_buf_json_str(&b, id);
-        gs_buf_printf(&b, ",\"rev\":%lld,\"fields\":%s}", (long long)sqlite3_column_int64(st, 1),
-                      (const char *)sqlite3_column_text(st, 2));
-        fwrite(b.data, 1, b.len, stdout);
-        gs_buf_free(&b);
-      }
-      n++;
-    }
-    cJSON_Delete(f);
-    cJSON_Delete(v);
+  rc = gs_store_status_export(gs_engine_store(e), tname, org, export_one, &x);
+  if (rc) {
+    snprintf(err, errlen, "export: reading the entities failed: %s", gs_strerror(rc));
+    gs_schema_free(schema);
+    return rc;
   }
-  if (!csv) fputs("\n]\n", stdout);
-  fprintf(stderr, "exported %d %s\n", n, type);
-  sqlite3_finalize(st);
+  if (!x.csv) fputs("\n]\n", stdout);
+  fprintf(stderr, "exported %d %s\n", x.n, type);
   gs_schema_free(schema);
   return GS_OK;
 }
@@ -262,7 +294,7 @@ static int export_cmd(gs_engine *e, int argc, char **argv, char *err, size_t err
 int gs_admin_status_main(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
   if (strcmp(argv[0], "export") == 0) return export_cmd(e, argc, argv, err, errlen);
   gs_status *s = NULL;
-  gs_status_config c = {getenv("GS_TZ") ? getenv("GS_TZ") : "Asia/Shanghai", 30};
+  gs_status_config c = {admin_tz(), 30};
   const char *care = gs_cli_opt(argc, argv, "--care-days");
   int64_t cd;
   if (care && gs_parse_i64(care, 1, 366, &cd) == GS_OK) c.care_days = (int)cd;
@@ -275,7 +307,7 @@ int gs_admin_status_main(gs_engine *e, int argc, char **argv, char *err, size_t 
 
 int gs_admin_recount(gs_engine *e, char *err, size_t errlen) {
   gs_status *s = NULL;
-  gs_status_config c = {getenv("GS_TZ") ? getenv("GS_TZ") : "Asia/Shanghai", 30};
+  gs_status_config c = {admin_tz(), 30};
   int rc = gs_status_open(&s, e, &c, err, errlen);
   if (!rc) rc = gs_status_recount(s, gs_now_ms());
   if (rc && !err[0]) snprintf(err, errlen, "recount failed: %s", gs_strerror(rc));

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -11,14 +10,18 @@
 #include "gs_json.h"
 #include "gs_log.h"
 #include "gs_mem.h"
+#include "gs_status_fields.h"
 #include "gs_store.h"
+#include "gs_tz.h"
 #include "gs_util.h"
 
 /* how long a time-driven refresh waits for the store's write lock */
 #define REFRESH_WAIT_MS 200
 
-/* urgency index: low, normal, high, critical */
-static const char *const urgencies[4] = {"low", "normal", "high", "critical"};
+/* urgency index: the sub-keys of reports_by_urgency (gs_status_fields.h) */
+#define URG_NAME_(a, sub) #sub,
+static const char *const urgencies[] = {GS_STATUS_URGENCY(URG_NAME_, _)};
+#define NURG ((int)(sizeof urgencies / sizeof urgencies[0]))
 /* a report is open until resolved or closed */
 static const char *const closed_statuses[] = {"resolved", "closed"};
 
@@ -27,8 +30,9 @@ typedef struct org_unit {
   int parent; /* index, -1 for a root */
 } org_unit;
 
-/* One pending change of an aggregate at a grid, expanded to ancestors at commit. */
-enum { D_HOUSEHOLDS, D_OPEN, D_URG0, D_CARE = D_URG0 + 4, D_PERIOD, D_DAY, D_KINDS };
+/* One pending change of an aggregate at a grid, expanded to ancestors at
+ * commit: an org_stat column (GS_STAT_*), or a period's or a day's visits. */
+enum { D_PERIOD = GS_STAT_NCOLS, D_DAY, D_KINDS };
 typedef struct delta {
   int kind;
   int org;      /* grid index */
@@ -38,7 +42,8 @@ typedef struct delta {
 
 struct gs_status {
   gs_engine *e;
-  sqlite3 *db;
+  gs_store *store;
+  gs_tz *tz;
   int care_days;
   org_unit *orgs;
   size_t norgs;
@@ -52,28 +57,17 @@ struct gs_status {
   const char **dirty_out;
   size_t ndirty_out;
   const char **all_ids;
-  struct {
-    char *sql;
-    sqlite3_stmt *st;
-  } cache[48]; /* prepared statements by SQL text */
 };
 
 /* ------------------------------------------------------------------ */
 /* time                                                                 */
 
-/* fmt is always one of this file's literals */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-static void fmt_time(int64_t ms, const char *fmt, char *out, size_t n) {
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  localtime_r(&t, &tm);
-  strftime(out, n, fmt, &tm);
-}
-#pragma GCC diagnostic pop
+/* The zone of the most recently opened gs_status, for gs_status_period and
+ * gs_status_day, whose callers have no handle (NULL: UTC). */
+static const gs_tz *open_zone;
 
-void gs_status_period(int64_t ms, char out[8]) { fmt_time(ms, "%Y-%m", out, 8); }
-void gs_status_day(int64_t ms, char out[11]) { fmt_time(ms, "%Y-%m-%d", out, 11); }
+void gs_status_period(int64_t ms, char out[8]) { gs_tz_period(open_zone, ms, out); }
+void gs_status_day(int64_t ms, char out[11]) { gs_tz_day(open_zone, ms, out); }
 
 /* ------------------------------------------------------------------ */
 /* org tree                                                             */
@@ -114,66 +108,89 @@ static void free_tree(gs_status *s) {
   s->norgs = 0;
 }
 
+static int level_rank(const char *level) {
+#define LEVEL_NAME_(name, label, kids) #name,
+  static const char *const names[] = {GS_ORG_LEVELS(LEVEL_NAME_)};
+  for (int i = 0; i < GS_LEVELS; i++)
+    if (strcmp(level, names[i]) == 0) return i;
+  return GS_LEVELS - 1; /* an unknown level sorts with the grids */
+}
+
+typedef struct tree_row {
+  int rank;
+  org_unit u;
+  char *parent;
+} tree_row;
+
+typedef struct tree_load {
+  tree_row *rows;
+  size_t n, cap;
+} tree_load;
+
+static int tree_add(void *ctx, const char *id, const char *parent, const char *level, const char *name) {
+  tree_load *t = ctx;
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 64;
+    tree_row *nr = gs_realloc(t->rows, cap * sizeof *nr);
+    if (!nr) return GS_ENOMEM;
+    t->rows = nr;
+    t->cap = cap;
+  }
+  tree_row *r = &t->rows[t->n++];
+  memset(r, 0, sizeof *r);
+  r->u.id = gs_strdup(id ? id : "");
+  r->u.level = gs_strdup(level ? level : "");
+  r->u.name = gs_strdup(name ? name : "");
+  r->parent = parent ? gs_strdup(parent) : NULL;
+  r->u.parent = -1;
+  if (!r->u.id || !r->u.level || !r->u.name || (parent && !r->parent)) return GS_ENOMEM;
+  r->rank = level_rank(r->u.level);
+  return GS_OK;
+}
+
+/* level order (the table's), then id: parents come before children */
+static int cmp_rows(const void *a, const void *b) {
+  const tree_row *x = a, *y = b;
+  return x->rank != y->rank ? (x->rank < y->rank ? -1 : 1) : strcmp(x->u.id, y->u.id);
+}
+
 /* Loads the org tree, ordered by level so that parents come first. */
 static int load_tree(gs_status *s) {
-  sqlite3_stmt *st = NULL;
-  int rc = GS_ESTORE;
+  tree_load t = {NULL, 0, 0};
   free_tree(s);
-  if (sqlite3_prepare_v2(s->db,
-                         "SELECT id, parent, level, name FROM org ORDER BY CASE level WHEN 'city' THEN 0 WHEN "
-                         "'district' THEN 1 WHEN 'street' THEN 2 WHEN 'community' THEN 3 ELSE 4 END, id",
-                         -1, &st, NULL) != SQLITE_OK)
-    return GS_ESTORE;
-  size_t cap = 0;
-  char **parents = NULL;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    if (s->norgs == cap) {
-      cap = cap ? cap * 2 : 64;
-      org_unit *no = gs_realloc(s->orgs, cap * sizeof *no);
-      char **np = gs_realloc(parents, cap * sizeof *np);
-      if (no) s->orgs = no;
-      if (np) parents = np;
-      if (!no || !np) {
-        rc = GS_ENOMEM;
-        goto out;
-      }
-    }
-    org_unit *o = &s->orgs[s->norgs];
-    o->id = gs_strdup((const char *)sqlite3_column_text(st, 0));
-    parents[s->norgs] = sqlite3_column_text(st, 1) ? gs_strdup((const char *)sqlite3_column_text(st, 1)) : NULL;
-    o->level = gs_strdup((const char *)sqlite3_column_text(st, 2));
-    o->name = gs_strdup((const char *)sqlite3_column_text(st, 3));
-    o->parent = -1;
-    s->norgs++;
-    if (!o->id || !o->level || !o->name) {
-      rc = GS_ENOMEM;
-      goto out;
-    }
-  }
-  s->by_id = gs_malloc((s->norgs ? s->norgs : 1) * sizeof *s->by_id);
-  s->dirty = gs_calloc(s->norgs ? s->norgs : 1, 1);
-  s->dirty_out = gs_malloc((s->norgs ? s->norgs : 1) * sizeof *s->dirty_out);
-  s->all_ids = gs_malloc((s->norgs ? s->norgs : 1) * sizeof *s->all_ids);
-  if (!s->by_id || !s->dirty || !s->dirty_out || !s->all_ids) {
-    rc = GS_ENOMEM;
-    goto out;
-  }
-  for (size_t i = 0; i < s->norgs; i++) {
+  int rc = gs_store_status_orgs(s->store, tree_add, &t);
+  if (rc) goto out;
+  qsort(t.rows, t.n, sizeof *t.rows, cmp_rows);
+  rc = GS_ENOMEM;
+  size_t n = t.n ? t.n : 1;
+  s->orgs = gs_malloc(n * sizeof *s->orgs);
+  s->by_id = gs_malloc(n * sizeof *s->by_id);
+  s->dirty = gs_calloc(n, 1);
+  s->dirty_out = gs_malloc(n * sizeof *s->dirty_out);
+  s->all_ids = gs_malloc(n * sizeof *s->all_ids);
+  if (!s->orgs || !s->by_id || !s->dirty || !s->dirty_out || !s->all_ids) goto out;
+  for (size_t i = 0; i < t.n; i++) {
+    s->orgs[i] = t.rows[i].u;
+    memset(&t.rows[i].u, 0, sizeof t.rows[i].u); /* moved */
     s->by_id[i] = (int)i;
     s->all_ids[i] = s->orgs[i].id;
   }
+  s->norgs = t.n;
   sort_ctx = s;
   qsort(s->by_id, s->norgs, sizeof *s->by_id, cmp_by_id);
   for (size_t i = 0; i < s->norgs; i++)
-    if (parents[i]) s->orgs[i].parent = find_org(s, parents[i]);
+    if (t.rows[i].parent) s->orgs[i].parent = find_org(s, t.rows[i].parent);
   /* a (re)loaded tree is published whole */
   memset(s->dirty, 1, s->norgs);
   rc = GS_OK;
 out:
-  if (parents)
-    for (size_t i = 0; i < s->norgs; i++) gs_free(parents[i]);
-  gs_free(parents);
-  sqlite3_finalize(st);
+  for (size_t i = 0; i < t.n; i++) {
+    gs_free(t.rows[i].u.id);
+    gs_free(t.rows[i].u.name);
+    gs_free(t.rows[i].u.level);
+    gs_free(t.rows[i].parent);
+  }
+  gs_free(t.rows);
   return rc;
 }
 
@@ -235,8 +252,8 @@ static void contrib_of(gs_status *s, const char *type, const cJSON *f, contrib *
       c->visit = 1;
       snprintf(c->hh, sizeof c->hh, "%s", h->valuestring);
       c->visited_at = at;
-      gs_status_period(at, c->period);
-      gs_status_day(at, c->day);
+      gs_tz_period(s->tz, at, c->period);
+      gs_tz_day(s->tz, at, c->day);
     }
   } else if (strcmp(type, "report") == 0) {
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(f, "status");
@@ -246,7 +263,7 @@ static void contrib_of(gs_status *s, const char *type, const cJSON *f, contrib *
       if (strcmp(status, closed_statuses[i]) == 0) c->open = 0;
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(f, "urgency");
     c->urgency = 1;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < NURG; i++)
       if (cJSON_IsString(u) && strcmp(u->valuestring, urgencies[i]) == 0) c->urgency = i;
     if (!gs_json_int(cJSON_GetObjectItemCaseSensitive(f, "due_at"), 0, INT64_C(1) << 52, &c->due)) c->due = 0;
   }
@@ -289,78 +306,12 @@ static int add_delta(gs_status *s, int kind, int org, const char *key, int64_t n
   return GS_OK;
 }
 
-/* A cached prepared statement for sql (reset, bindings cleared). */
-static sqlite3_stmt *prep(gs_status *s, const char *sql) {
-  size_t i, n = sizeof s->cache / sizeof s->cache[0];
-  for (i = 0; i < n && s->cache[i].sql; i++)
-    if (strcmp(s->cache[i].sql, sql) == 0) {
-      sqlite3_reset(s->cache[i].st);
-      sqlite3_clear_bindings(s->cache[i].st);
-      return s->cache[i].st;
-    }
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-    gs_error("status: prepare failed: %s", sqlite3_errmsg(s->db));
-    return NULL;
-  }
-  if (i == n) { /* full: replace the last slot */
-    i = n - 1;
-    sqlite3_finalize(s->cache[i].st);
-    gs_free(s->cache[i].sql);
-  }
-  s->cache[i].sql = gs_strdup(sql);
-  s->cache[i].st = st;
-  if (!s->cache[i].sql) {
-    sqlite3_finalize(st);
-    s->cache[i].st = NULL;
-    return NULL;
-  }
-  return st;
-}
-
-static void cache_free(gs_status *s) {
-  for (size_t i = 0; i < sizeof s->cache / sizeof s->cache[0]; i++) {
-    sqlite3_finalize(s->cache[i].st);
-    gs_free(s->cache[i].sql);
-    s->cache[i].st = NULL;
-    s->cache[i].sql = NULL;
-  }
-}
-
-static int exec_bind(gs_status *s, const char *sql, const char *a, const char *b, const char *c3, int64_t n) {
-  sqlite3_stmt *st = prep(s, sql);
-  if (!st) return GS_ESTORE;
-  if (a) sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-  if (b) sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-  if (c3) sqlite3_bind_text(st, 3, c3, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 4, n);
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE || rc == SQLITE_ROW ? GS_OK : gs_store_err(rc);
-}
-
-static int64_t query_int3(gs_status *s, const char *sql, const char *a, const char *b, const char *c) {
-  sqlite3_stmt *st = prep(s, sql);
-  int64_t v = 0;
-  if (!st) return 0;
-  if (a) sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-  if (b) sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-  if (c) sqlite3_bind_text(st, 3, c, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-  sqlite3_reset(st);
-  return v;
-}
-
-static int64_t query_int(gs_status *s, const char *sql, const char *a, const char *b) {
-  return query_int3(s, sql, a, b, NULL);
-}
-
 /* The latest day with a visit to household hh, from tomorrow back to the
  * first day of the care window ("" when none): point lookups on hh_day's
  * (day, household) key, at most care_days + 2. Visits before the window do
  * not matter: the household is due either way. */
 static void care_first_day(const gs_status *s, int64_t now, char out[11]) {
-  gs_status_day(now - (int64_t)s->care_days * 86400 * 1000, out);
+  gs_tz_day(s->tz, now - (int64_t)s->care_days * 86400 * 1000, out);
 }
 
 /* Due: no visit (last, "" for none) on or after the window's first day. */
@@ -372,9 +323,10 @@ static void care_last_day(gs_status *s, const char *hh, char out[11]) {
   care_first_day(s, now, first);
   out[0] = '\0';
   for (int k = -1; k <= s->care_days + 1; k++) {
-    gs_status_day(now - (int64_t)k * 86400 * 1000, day);
+    gs_tz_day(s->tz, now - (int64_t)k * 86400 * 1000, day);
     if (strcmp(day, first) < 0) break;
-    if (query_int(s, "SELECT count(*) FROM hh_day WHERE day=?1 AND household=?2", day, hh) > 0) {
+    int yes = 0;
+    if (gs_store_status_hh_day_has(s->store, hh, day, &yes) == GS_OK && yes) {
       memcpy(out, day, sizeof day);
       return;
     }
@@ -388,31 +340,12 @@ static int care_is_due(gs_status *s, const char *last) {
   return care_due_by(last, first);
 }
 
-/* Raises last_day to the latest hh_day row on or after day from ("" = all). */
-static int care_raise_last_day(gs_status *s, const char *from) {
-  return exec_bind(s,
-                   "UPDATE care_household SET last_day = m.d FROM "
-                   "(SELECT household, max(day) AS d FROM hh_day WHERE day >= ?1 GROUP BY household) AS m "
-                   "WHERE m.household = care_household.household AND "
-                   "(care_household.last_day IS NULL OR care_household.last_day < m.d)",
-                   from, NULL, NULL, 0);
-}
-
 /* The care_household row of hh: 1 with its grid index and last_day ("" for
  * NULL), 0 when hh is no care household. */
 static int care_row(gs_status *s, const char *hh, int *grid, char last[11]) {
-  sqlite3_stmt *st = prep(s, "SELECT grid, last_day FROM care_household WHERE household=?1");
-  if (!st) return 0;
-  sqlite3_bind_text(st, 1, hh, -1, SQLITE_STATIC);
-  int found = sqlite3_step(st) == SQLITE_ROW;
-  char g[65] = "";
-  last[0] = '\0';
-  if (found) {
-    const char *gt = (const char *)sqlite3_column_text(st, 0), *lt = (const char *)sqlite3_column_text(st, 1);
-    snprintf(g, sizeof g, "%s", gt ? gt : "");
-    snprintf(last, 11, "%s", lt ? lt : "");
-  }
-  sqlite3_reset(st);
+  char g[65];
+  int found = 0;
+  if (gs_store_status_care_get(s->store, hh, g, last, &found) != GS_OK) return 0;
   if (found) *grid = grid_index(s, g);
   return found;
 }
@@ -421,17 +354,14 @@ static int care_row(gs_status *s, const char *hh, int *grid, char last[11]) {
  * visit shows at once; the timer refresh recounts it as the window moves.
  * (A recount counts it at its end.) */
 static int care_delta(gs_status *s, int grid, int n) {
-  return s->recounting ? GS_OK : add_delta(s, D_CARE, grid, NULL, n);
+  return s->recounting ? GS_OK : add_delta(s, GS_STAT_care_due, grid, NULL, n);
 }
 
 /* A household that became a care household: its latest visit in the window. */
 static int care_add(gs_status *s, const char *id, int grid) {
   char last[11] = "";
   if (!s->recounting) care_last_day(s, id, last);
-  int rc = exec_bind(s,
-                     "INSERT INTO care_household(household, grid, last_day) VALUES(?1, ?2, ?3) "
-                     "ON CONFLICT(household) DO UPDATE SET grid = excluded.grid, last_day = excluded.last_day",
-                     id, s->orgs[grid].id, last[0] ? last : NULL, 0);
+  int rc = gs_store_status_care_put(s->store, id, s->orgs[grid].id, last);
   return !rc && care_is_due(s, last) ? care_delta(s, grid, +1) : rc;
 }
 
@@ -440,11 +370,8 @@ static int care_move(gs_status *s, const char *id, int to) {
   int from = -1;
   char last[11];
   int found = care_row(s, id, &from, last);
-  int rc = to >= 0 ? exec_bind(s,
-                               "INSERT INTO care_household(household, grid) VALUES(?1, ?2) "
-                               "ON CONFLICT(household) DO UPDATE SET grid = excluded.grid",
-                               id, s->orgs[to].id, NULL, 0)
-                   : exec_bind(s, "DELETE FROM care_household WHERE household=?1", id, NULL, NULL, 0);
+  int rc =
+      to >= 0 ? gs_store_status_care_move(s->store, id, s->orgs[to].id) : gs_store_status_care_delete(s->store, id);
   if (rc || !care_is_due(s, found ? last : "")) return rc;
   if (found) rc = care_delta(s, from, -1);
   if (!rc && to >= 0) rc = care_delta(s, to, +1);
@@ -455,8 +382,8 @@ static int care_move(gs_status *s, const char *id, int to) {
 static int apply_contrib(gs_status *s, const char *type, const char *id, const contrib *b, const contrib *a) {
   int rc = GS_OK;
   if (strcmp(type, "household") == 0) {
-    if (b->valid && b->household) rc = add_delta(s, D_HOUSEHOLDS, b->grid, NULL, -1);
-    if (!rc && a->valid && a->household) rc = add_delta(s, D_HOUSEHOLDS, a->grid, NULL, +1);
+    if (b->valid && b->household) rc = add_delta(s, GS_STAT_households, b->grid, NULL, -1);
+    if (!rc && a->valid && a->household) rc = add_delta(s, GS_STAT_households, a->grid, NULL, +1);
     int bc = b->valid && b->care, ac = a->valid && a->care;
     if (!rc && ac && !bc) rc = care_add(s, id, a->grid);
     else if (!rc && ac && b->grid != a->grid) rc = care_move(s, id, a->grid); /* its visits stay */
@@ -467,30 +394,18 @@ static int apply_contrib(gs_status *s, const char *type, const char *id, const c
       return GS_OK; /* e.g. only the summary changed */
     if (b->valid && b->visit) {
       const char *g = s->orgs[b->grid].id;
+      int64_t left = 0;
+      int emptied = 0;
       rc = add_delta(s, D_DAY, b->grid, b->day, -1);
-      if (!rc)
-        rc = exec_bind(s, "UPDATE hh_period SET visits = visits - 1 WHERE household=?1 AND period=?2 AND grid=?3",
-                       b->hh, b->period, g, 0);
-      if (!rc && query_int3(s, "SELECT visits FROM hh_period WHERE household=?1 AND period=?2 AND grid=?3", b->hh,
-                            b->period, g) <= 0) {
-        rc = add_delta(s, D_PERIOD, b->grid, b->period, -1);
-        if (!rc)
-          rc = exec_bind(s, "DELETE FROM hh_period WHERE household=?1 AND period=?2 AND grid=?3", b->hh, b->period, g,
-                         0);
-      }
-      if (!rc)
-        rc =
-            exec_bind(s, "UPDATE hh_day SET visits = visits - 1 WHERE household=?1 AND day=?2", b->hh, b->day, NULL, 0);
-      if (!rc)
-        rc = exec_bind(s, "DELETE FROM hh_day WHERE household=?1 AND day=?2 AND visits <= 0", b->hh, b->day, NULL, 0);
+      if (!rc) rc = gs_store_status_hh_period_dec(s->store, b->hh, b->period, g, &left);
+      if (!rc && left <= 0) rc = add_delta(s, D_PERIOD, b->grid, b->period, -1);
+      if (!rc) rc = gs_store_status_hh_day_dec(s->store, b->hh, b->day, &emptied);
       /* the care household's latest visit day lost its last visit */
       int cg = -1;
       char last[11];
-      if (!rc && !s->recounting && sqlite3_changes(s->db) > 0 && care_row(s, b->hh, &cg, last) &&
-          strcmp(last, b->day) == 0) {
+      if (!rc && !s->recounting && emptied && care_row(s, b->hh, &cg, last) && strcmp(last, b->day) == 0) {
         care_last_day(s, b->hh, last);
-        rc = exec_bind(s, "UPDATE care_household SET last_day=?2 WHERE household=?1", b->hh, last[0] ? last : NULL,
-                       NULL, 0);
+        rc = gs_store_status_care_set_last(s->store, b->hh, last);
         char first[11];
         care_first_day(s, gs_engine_now(s->e), first);
         if (!rc && !care_due_by(b->day, first) && care_due_by(last, first)) rc = care_delta(s, cg, +1);
@@ -498,24 +413,15 @@ static int apply_contrib(gs_status *s, const char *type, const char *id, const c
     }
     if (!rc && a->valid && a->visit) {
       const char *g = s->orgs[a->grid].id;
+      int64_t now_visits = 0;
       rc = add_delta(s, D_DAY, a->grid, a->day, +1);
-      if (!rc)
-        rc = exec_bind(s,
-                       "INSERT INTO hh_period(household, period, grid, visits) VALUES(?1, ?2, ?3, 1) "
-                       "ON CONFLICT(period, grid, household) DO UPDATE SET visits = visits + 1",
-                       a->hh, a->period, g, 0);
-      if (!rc && query_int3(s, "SELECT visits FROM hh_period WHERE household=?1 AND period=?2 AND grid=?3", a->hh,
-                            a->period, g) == 1)
-        rc = add_delta(s, D_PERIOD, a->grid, a->period, +1);
-      if (!rc)
-        rc = exec_bind(s,
-                       "INSERT INTO hh_day(household, day, visits) VALUES(?1, ?2, 1) "
-                       "ON CONFLICT(day, household) DO UPDATE SET visits = visits + 1",
-                       a->hh, a->day, NULL, 0);
+      if (!rc) rc = gs_store_status_hh_period_inc(s->store, a->hh, a->period, g, &now_visits);
+      if (!rc && now_visits == 1) rc = add_delta(s, D_PERIOD, a->grid, a->period, +1);
+      if (!rc) rc = gs_store_status_hh_day_inc(s->store, a->hh, a->day);
       int cg = -1;
       char last[11];
       if (!rc && care_row(s, a->hh, &cg, last) && strcmp(last, a->day) < 0) {
-        rc = exec_bind(s, "UPDATE care_household SET last_day=?2 WHERE household=?1", a->hh, a->day, NULL, 0);
+        rc = gs_store_status_care_set_last(s->store, a->hh, a->day);
         char first[11];
         care_first_day(s, gs_engine_now(s->e), first);
         if (!rc && care_due_by(last, first) && !care_due_by(a->day, first)) rc = care_delta(s, cg, -1);
@@ -524,24 +430,15 @@ static int apply_contrib(gs_status *s, const char *type, const char *id, const c
   } else if (strcmp(type, "report") == 0) {
     int bo = b->valid && b->open, ao = a->valid && a->open;
     if (bo) {
-      rc = add_delta(s, D_OPEN, b->grid, NULL, -1);
-      if (!rc) rc = add_delta(s, D_URG0 + b->urgency, b->grid, NULL, -1);
+      rc = add_delta(s, GS_STAT_reports_open, b->grid, NULL, -1);
+      if (!rc) rc = add_delta(s, GS_STAT_r_low + b->urgency, b->grid, NULL, -1);
     }
     if (!rc && ao) {
-      rc = add_delta(s, D_OPEN, a->grid, NULL, +1);
-      if (!rc) rc = add_delta(s, D_URG0 + a->urgency, a->grid, NULL, +1);
+      rc = add_delta(s, GS_STAT_reports_open, a->grid, NULL, +1);
+      if (!rc) rc = add_delta(s, GS_STAT_r_low + a->urgency, a->grid, NULL, +1);
     }
-    if (!rc && ao) {
-      sqlite3_stmt *st = prep(s, "INSERT OR REPLACE INTO open_report(report, grid, due_ms) VALUES(?1, ?2, ?3)");
-      if (!st) return GS_ESTORE;
-      sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 2, s->orgs[a->grid].id, -1, SQLITE_STATIC);
-      if (a->due) sqlite3_bind_int64(st, 3, a->due);
-      rc = sqlite3_step(st) == SQLITE_DONE ? GS_OK : gs_store_err(sqlite3_errcode(s->db));
-      sqlite3_reset(st);
-    } else if (!rc && bo) {
-      rc = exec_bind(s, "DELETE FROM open_report WHERE report=?1", id, NULL, NULL, 0);
-    }
+    if (!rc && ao) rc = gs_store_status_report_open(s->store, id, s->orgs[a->grid].id, a->due);
+    else if (!rc && bo) rc = gs_store_status_report_close(s->store, id);
   }
   return rc;
 }
@@ -566,30 +463,15 @@ static int on_device(void *ctx, const char *device, int64_t now) {
 
 /* Writes the accumulated deltas to the grid and all its ancestors. */
 static int flush_deltas(gs_status *s) {
-  static const char *const cols[] = {"households", "reports_open", "r_low",   "r_normal",
-                                     "r_high",     "r_critical",   "care_due"};
   int rc = GS_OK;
   for (size_t i = 0; !rc && i < s->nd; i++) {
     const delta *d = &s->d[i];
     if (d->n == 0) continue;
     for (int o = d->org; !rc && o >= 0; o = s->orgs[o].parent) {
       const char *oid = s->orgs[o].id;
-      char sql[256];
-      if (d->kind < D_PERIOD) {
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO org_stat(org, %s) VALUES(?1, ?4) ON CONFLICT(org) DO UPDATE SET %s = %s + excluded.%s",
-                 cols[d->kind], cols[d->kind], cols[d->kind], cols[d->kind]);
-        rc = exec_bind(s, sql, oid, NULL, NULL, d->n);
-      } else {
-        const char *t = d->kind == D_PERIOD ? "org_period" : "org_day";
-        const char *k = d->kind == D_PERIOD ? "period" : "day";
-        const char *v = d->kind == D_PERIOD ? "visited" : "visits";
-        snprintf(
-            sql, sizeof sql,
-            "INSERT INTO %s(org, %s, %s) VALUES(?1, ?2, ?4) ON CONFLICT(org, %s) DO UPDATE SET %s = %s + excluded.%s",
-            t, k, v, k, v, v, v);
-        rc = exec_bind(s, sql, oid, d->key, NULL, d->n);
-      }
+      if (d->kind == D_PERIOD) rc = gs_store_status_period_add(s->store, oid, d->key, d->n);
+      else if (d->kind == D_DAY) rc = gs_store_status_day_add(s->store, oid, d->key, d->n);
+      else rc = gs_store_status_stat_add(s->store, d->kind, oid, d->n);
     }
   }
   return rc;
@@ -610,16 +492,17 @@ static void on_end(void *ctx, int ok) {
 /* open, time-driven refresh, recount                                   */
 
 int gs_status_open(gs_status **out, gs_engine *e, const gs_status_config *cfg, char *err, size_t errlen) {
-  if (cfg->timezone && cfg->timezone[0]) {
-    setenv("TZ", cfg->timezone, 1);
-    tzset();
-  }
   gs_status *s = gs_calloc(1, sizeof *s);
   if (!s) return GS_ENOMEM;
   s->e = e;
-  s->db = gs_engine_db(e);
+  s->store = gs_engine_store(e);
   s->care_days = cfg->care_days > 0 ? cfg->care_days : 30;
-  int rc = load_tree(s);
+  int rc = gs_tz_load(&s->tz, cfg->timezone, err, errlen);
+  if (rc) {
+    gs_status_close(s);
+    return rc;
+  }
+  rc = load_tree(s);
   if (rc) {
     snprintf(err, errlen, "status: cannot load the org tree: %s", gs_strerror(rc));
     gs_status_close(s);
@@ -632,6 +515,7 @@ int gs_status_open(gs_status **out, gs_engine *e, const gs_status_config *cfg, c
   }
   gs_engine_hooks h = {on_write, on_device, on_precommit, on_end, s};
   gs_engine_set_hooks(e, &h);
+  open_zone = s->tz;
   *out = s;
   return GS_OK;
 }
@@ -639,7 +523,8 @@ int gs_status_open(gs_status **out, gs_engine *e, const gs_status_config *cfg, c
 void gs_status_close(gs_status *s) {
   if (!s) return;
   gs_engine_set_hooks(s->e, NULL);
-  cache_free(s);
+  if (open_zone == s->tz) open_zone = NULL;
+  gs_tz_free(s->tz);
   free_tree(s);
   gs_free(s->d);
   gs_free(s);
@@ -650,45 +535,48 @@ void gs_status_set_care_days(gs_status *s, int days) {
   if (days > 0) s->care_days = days;
 }
 
-/* Per-grid values from a GROUP BY grid query, rolled up to ancestors, written
- * to org_stat.col where they differ. */
-static int refresh_column_any(gs_status *s, const char *col, const char *sql, int64_t arg, const char *targ) {
-  int64_t *v = gs_calloc(s->norgs ? s->norgs : 1, sizeof *v);
-  if (!v) return GS_ENOMEM;
-  sqlite3_stmt *st = NULL;
-  int rc = GS_ESTORE;
-  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) goto out;
-  if (targ) sqlite3_bind_text(st, 1, targ, -1, SQLITE_STATIC);
-  else sqlite3_bind_int64(st, 1, arg);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    int g = grid_index(s, (const char *)sqlite3_column_text(st, 0));
-    int64_t n = sqlite3_column_int64(st, 1);
-    for (int o = g; o >= 0; o = s->orgs[o].parent) v[o] += n;
+typedef struct roll {
+  gs_status *s;
+  int64_t *v;  /* per org */
+  int unknown; /* a grid the loaded tree lacks (imported meanwhile) */
+} roll;
+
+/* one grid's count, added to the grid and its ancestors */
+static int roll_up(void *ctx, const char *grid, int64_t n) {
+  roll *r = ctx;
+  int g = find_org(r->s, grid);
+  if (g < 0) r->unknown = 1;
+  for (int o = g; o >= 0; o = r->s->orgs[o].parent) r->v[o] += n;
+  return GS_OK;
+}
+
+/* Per-grid counts (count, a gs_store_status_count_* function) rolled up to
+ * ancestors, written to org_stat column col where they differ. A grid the
+ * tree lacks reloads the tree (as grid_index does) and counts again. */
+static int refresh_column(gs_status *s, int col, int (*count)(gs_store *, int64_t, gs_store_count_fn, void *),
+                          int (*count_text)(gs_store *, const char *, gs_store_count_fn, void *), int64_t arg,
+                          const char *targ) {
+  int rc = GS_OK;
+  for (int pass = 0; !rc && pass < 2; pass++) {
+    roll r = {s, gs_calloc(s->norgs ? s->norgs : 1, sizeof *r.v), 0};
+    if (!r.v) return GS_ENOMEM;
+    rc = count ? count(s->store, arg, roll_up, &r) : count_text(s->store, targ, roll_up, &r);
+    if (!rc && r.unknown && pass == 0 && !s->nd) {
+      gs_free(r.v);
+      rc = load_tree(s); /* publishes the whole new tree */
+      continue;
+    }
+    for (size_t i = 0; !rc && i < s->norgs; i++) {
+      int64_t cur = 0;
+      rc = gs_store_status_stat_get(s->store, col, s->orgs[i].id, &cur);
+      if (rc || cur == r.v[i]) continue;
+      rc = gs_store_status_stat_set(s->store, col, s->orgs[i].id, r.v[i]);
+      s->dirty[i] = 1;
+    }
+    gs_free(r.v);
+    break;
   }
-  sqlite3_finalize(st);
-  st = NULL;
-  char q[160], u[200];
-  snprintf(q, sizeof q, "SELECT %s FROM org_stat WHERE org=?1", col);
-  snprintf(u, sizeof u, "INSERT INTO org_stat(org, %s) VALUES(?1, ?4) ON CONFLICT(org) DO UPDATE SET %s = excluded.%s",
-           col, col, col);
-  rc = GS_OK;
-  for (size_t i = 0; !rc && i < s->norgs; i++) {
-    if (query_int(s, q, s->orgs[i].id, NULL) == v[i]) continue;
-    rc = exec_bind(s, u, s->orgs[i].id, NULL, NULL, v[i]);
-    s->dirty[i] = 1;
-  }
-out:
-  sqlite3_finalize(st);
-  gs_free(v);
   return rc;
-}
-
-static int refresh_column(gs_status *s, const char *col, const char *sql, int64_t arg) {
-  return refresh_column_any(s, col, sql, arg, NULL);
-}
-
-static int refresh_column_text(gs_status *s, const char *col, const char *sql, const char *arg) {
-  return refresh_column_any(s, col, sql, 0, arg);
 }
 
 /* Runs fn in one write transaction, waiting at most wait_ms for the write
@@ -697,38 +585,27 @@ static int refresh_column_text(gs_status *s, const char *col, const char *sql, c
  * fast and retry next period instead of stalling every transport for the
  * store's whole busy timeout. */
 static int in_txn(gs_status *s, int (*fn)(gs_status *, int64_t), int64_t now, int wait_ms) {
-  sqlite3_busy_timeout(s->db, wait_ms);
-  int rc = gs_store_exec(s->db, "BEGIN IMMEDIATE");
-  sqlite3_busy_timeout(s->db, GS_STORE_BUSY_MS);
+  int rc = gs_store_status_begin_wait(s->store, wait_ms);
   if (rc) return rc;
   rc = fn(s, now);
-  if (!rc) rc = gs_store_exec(s->db, "COMMIT");
-  if (rc) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  if (!rc) rc = gs_store_commit(s->store);
+  if (rc) gs_store_rollback(s->store);
   return rc;
 }
 
 static int do_devices(gs_status *s, int64_t now) {
   s->devices_touched = 0;
-  return refresh_column(s, "devices_active",
-                        "SELECT g.grid, count(*) FROM device d JOIN device_grid g ON g.device = d.id "
-                        "WHERE d.last_seen_ms >= ?1 AND d.enabled GROUP BY g.grid",
-                        now - 24 * 3600 * 1000LL);
+  return refresh_column(s, GS_STAT_devices_active, gs_store_status_count_devices, NULL, now - 24 * 3600 * 1000LL, NULL);
 }
 
 static int do_refresh(gs_status *s, int64_t now) {
-  int rc = refresh_column(
-      s, "reports_overdue",
-      "SELECT grid, count(*) FROM open_report WHERE due_ms IS NOT NULL AND due_ms < ?1 GROUP BY grid", now);
+  int rc = refresh_column(s, GS_STAT_reports_overdue, gs_store_status_count_overdue, NULL, now, NULL);
   if (!rc) {
     /* due: no visit on or after the day care_days ago */
     char cutoff[11];
     care_first_day(s, now, cutoff);
-    if (s->care_widen) rc = care_raise_last_day(s, cutoff); /* days the old window did not reach */
-    if (!rc)
-      rc = refresh_column_text(s, "care_due",
-                               "SELECT grid, count(*) FROM care_household WHERE last_day IS NULL OR last_day < ?1 "
-                               "GROUP BY grid",
-                               cutoff);
+    if (s->care_widen) rc = gs_store_status_care_raise_last(s->store, cutoff); /* days the old window did not reach */
+    if (!rc) rc = refresh_column(s, GS_STAT_care_due, NULL, gs_store_status_count_care_due, 0, cutoff);
   }
   if (!rc) rc = do_devices(s, now);
   return rc;
@@ -745,32 +622,27 @@ int gs_status_refresh_devices(gs_status *s, int64_t now_ms) {
   return in_txn(s, do_devices, now_ms, REFRESH_WAIT_MS);
 }
 
+static int recount_one(void *ctx, const char *type, const char *id, const char *fields) {
+  gs_status *s = ctx;
+  cJSON *f = fields ? cJSON_Parse(fields) : NULL;
+  if (!f) return GS_ENOMEM;
+  contrib b, a;
+  memset(&b, 0, sizeof b);
+  contrib_of(s, type, f, &a);
+  int rc = apply_contrib(s, type, id, &b, &a);
+  cJSON_Delete(f);
+  return rc;
+}
+
 static int do_recount(gs_status *s, int64_t now) {
-  int rc = gs_store_exec(s->db, "DELETE FROM org_stat; DELETE FROM org_period; DELETE FROM org_day; "
-                                "DELETE FROM hh_period; DELETE FROM hh_day; DELETE FROM care_household; "
-                                "DELETE FROM open_report;");
+  int rc = gs_store_status_clear(s->store);
   if (rc) return rc;
   if ((rc = load_tree(s))) return rc;
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(s->db, "SELECT type, id, fields FROM entity", -1, &st, NULL) != SQLITE_OK) return GS_ESTORE;
   s->nd = 0;
   s->recounting = 1;
-  while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-    cJSON *f = cJSON_Parse((const char *)sqlite3_column_text(st, 2));
-    if (!f) {
-      rc = GS_ENOMEM;
-      break;
-    }
-    contrib b, a;
-    memset(&b, 0, sizeof b);
-    const char *type = (const char *)sqlite3_column_text(st, 0);
-    contrib_of(s, type, f, &a);
-    rc = apply_contrib(s, type, (const char *)sqlite3_column_text(st, 1), &b, &a);
-    cJSON_Delete(f);
-  }
-  sqlite3_finalize(st);
+  rc = gs_store_status_entities(s->store, recount_one, s);
   s->recounting = 0;
-  if (!rc) rc = care_raise_last_day(s, "");
+  if (!rc) rc = gs_store_status_care_raise_last(s->store, "");
   if (!rc) rc = flush_deltas(s);
   s->nd = 0;
   if (!rc) rc = do_refresh(s, now);
@@ -783,29 +655,31 @@ int gs_status_recount(gs_status *s, int64_t now_ms) { return in_txn(s, do_recoun
 /* ------------------------------------------------------------------ */
 /* reading                                                              */
 
+/* A row's store kind as a constant, to pick where its number comes from. */
+enum { KIND_STAT, KIND_PERIOD, KIND_DAY };
+#define KIND_OF_(store) KIND_##store
+
 int gs_status_numbers_of(gs_status *s, const char *id, int64_t now, gs_status_numbers *n) {
   int o = find_org(s, id);
   if (o < 0 && load_tree(s) == GS_OK) o = find_org(s, id);
   if (o < 0) return GS_ENOTFOUND;
   memset(n, 0, sizeof *n);
-  sqlite3_stmt *st = prep(s, "SELECT households, reports_open, r_low, r_normal, r_high, r_critical, reports_overdue, "
-                             "care_due, devices_active FROM org_stat WHERE org=?1");
-  if (!st) return GS_ESTORE;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    n->households = sqlite3_column_int64(st, 0);
-    n->reports_open = sqlite3_column_int64(st, 1);
-    for (int i = 0; i < 4; i++) n->by_urgency[i] = sqlite3_column_int64(st, 2 + i);
-    n->reports_overdue = sqlite3_column_int64(st, 6);
-    n->care_due = sqlite3_column_int64(st, 7);
-    n->devices_active = sqlite3_column_int64(st, 8);
-  }
-  sqlite3_reset(st);
+  int64_t v[GS_STAT_NCOLS], visited = 0, today = 0;
   char period[8], day[11];
-  gs_status_period(now, period);
-  gs_status_day(now, day);
-  n->visited_period = query_int(s, "SELECT visited FROM org_period WHERE org=?1 AND period=?2", id, period);
-  n->visits_today = query_int(s, "SELECT visits FROM org_day WHERE org=?1 AND day=?2", id, day);
+  gs_tz_period(s->tz, now, period);
+  gs_tz_day(s->tz, now, day);
+  int rc = gs_store_status_stat_read(s->store, id, v);
+  if (!rc) rc = gs_store_status_period_get(s->store, id, period, &visited);
+  if (!rc) rc = gs_store_status_day_get(s->store, id, day, &today);
+  if (rc) return rc;
+  int k = 0; /* org_stat columns come in table order */
+#define READ_C_(name, key, store, sums, head, width, dash)                                                             \
+  n->name = KIND_OF_(store) == KIND_PERIOD ? visited : KIND_OF_(store) == KIND_DAY ? today : v[k++];
+#define READ_M_(name, key, SUBS, prefix, store, sums, head, width, dash)                                               \
+  for (int i = 0; i < GS_STATUS_NSUBS(SUBS); i++) n->name[i] = v[k++];
+  GS_STATUS_FIELDS(READ_C_, READ_M_)
+#undef READ_C_
+#undef READ_M_
   return GS_OK;
 }
 
@@ -814,10 +688,9 @@ int gs_status_doc(gs_status *s, const char *id, int64_t now, gs_buf *b) {
   int rc = gs_status_numbers_of(s, id, now, &n);
   if (rc) return rc;
   const org_unit *o = &s->orgs[find_org(s, id)];
-  char as_of[40], tz[8], period[8];
-  fmt_time(now, "%Y-%m-%dT%H:%M:%S", as_of, sizeof as_of);
-  fmt_time(now, "%z", tz, sizeof tz); /* +0800 -> +08:00 */
-  gs_status_period(now, period);
+  char as_of[32], period[8];
+  gs_tz_iso(s->tz, now, as_of);
+  gs_tz_period(s->tz, now, period);
   rc = gs_buf_puts(b, "{\"v\":1,\"org\":");
   if (!rc) rc = gs_buf_json_str(b, o->id);
   if (!rc) rc = gs_buf_puts(b, ",\"parent\":");
@@ -826,16 +699,23 @@ int gs_status_doc(gs_status *s, const char *id, int64_t now, gs_buf *b) {
   if (!rc) rc = gs_buf_json_str(b, o->level);
   if (!rc) rc = gs_buf_puts(b, ",\"name\":");
   if (!rc) rc = gs_buf_json_str(b, o->name);
-  if (!rc)
-    rc = gs_buf_printf(b,
-                       ",\"as_of\":\"%s%.3s:%.2s\",\"period\":\"%s\",\"households\":%lld,\"visited_period\":%lld,"
-                       "\"visits_today\":%lld,\"reports_open\":%lld,\"reports_by_urgency\":{\"low\":%lld,"
-                       "\"normal\":%lld,\"high\":%lld,\"critical\":%lld},\"reports_overdue\":%lld,\"care_due\":%lld,"
-                       "\"devices_active_24h\":%lld}",
-                       as_of, tz, tz + 3, period, (long long)n.households, (long long)n.visited_period,
-                       (long long)n.visits_today, (long long)n.reports_open, (long long)n.by_urgency[0],
-                       (long long)n.by_urgency[1], (long long)n.by_urgency[2], (long long)n.by_urgency[3],
-                       (long long)n.reports_overdue, (long long)n.care_due, (long long)n.devices_active);
+  if (!rc) rc = gs_buf_printf(b, ",\"as_of\":\"%s\",\"period\":\"%s\"", as_of, period);
+    /* the numbers, in the table's order (keys are plain identifiers: no escaping) */
+#define DOC_C_(name, key, store, sums, head, width, dash)                                                              \
+  if (!rc) rc = gs_buf_printf(b, ",\"" key "\":%lld", (long long)n.name);
+#define SUB_NAME_(a, sub) #sub,
+#define DOC_M_(name, key, SUBS, prefix, store, sums, head, width, dash)                                                \
+  {                                                                                                                    \
+    static const char *const subs[] = {SUBS(SUB_NAME_, _)};                                                            \
+    if (!rc) rc = gs_buf_puts(b, ",\"" key "\":{");                                                                    \
+    for (size_t i = 0; !rc && i < sizeof subs / sizeof subs[0]; i++)                                                   \
+      rc = gs_buf_printf(b, "%s\"%s\":%lld", i ? "," : "", subs[i], (long long)n.name[i]);                             \
+    if (!rc) rc = gs_buf_puts(b, "}");                                                                                 \
+  }
+  GS_STATUS_FIELDS(DOC_C_, DOC_M_)
+#undef DOC_C_
+#undef DOC_M_
+  if (!rc) rc = gs_buf_puts(b, "}");
   return rc;
 }
 

@@ -19,16 +19,18 @@
 
 #include "gs_buf.h"
 #include "gs_engine.h"
+#include "gs_status_fields.h"
 
 typedef struct gs_status gs_status;
 
 typedef struct gs_status_config {
-  const char *timezone; /* IANA name, e.g. "Asia/Shanghai" (sets TZ for the process) */
+  const char *timezone; /* IANA name, e.g. "Asia/Shanghai", read from the zoneinfo database (gs_tz.h);
+                           NULL or "" is the system's zone. The process's TZ is left alone. */
   int care_days;        /* a care household is due when not visited for this many days */
 } gs_status_config;
 
 /* Installs the engine hooks and loads the org tree. Free with gs_status_close
- * (which removes the hooks). */
+ * (which removes the hooks). GS_ECONFIG with err set for an unknown time zone. */
 int gs_status_open(gs_status **out, gs_engine *e, const gs_status_config *cfg, char *err, size_t errlen);
 void gs_status_close(gs_status *s);
 void gs_status_set_care_days(gs_status *s, int days);
@@ -44,10 +46,12 @@ int gs_status_recount(gs_status *s, int64_t now_ms);
 /* The status document of org (JSON, appended to out). GS_ENOTFOUND for an unknown org. */
 int gs_status_doc(gs_status *s, const char *org, int64_t now_ms, gs_buf *out);
 
-/* Numbers of one org unit, for tables and tests. */
+/* Numbers of one org unit, for tables and tests: one member per row of
+ * GS_STATUS_FIELDS (gs_status_fields.h), an array for a map row. */
+#define GS_STATUS_NUM_C_(name, key, store, sums, head, width, dash)               int64_t name;
+#define GS_STATUS_NUM_M_(name, key, SUBS, prefix, store, sums, head, width, dash) int64_t name[GS_STATUS_NSUBS(SUBS)];
 typedef struct gs_status_numbers {
-  int64_t households, visited_period, visits_today, reports_open, by_urgency[4], reports_overdue, care_due,
-      devices_active;
+  GS_STATUS_FIELDS(GS_STATUS_NUM_C_, GS_STATUS_NUM_M_)
 } gs_status_numbers;
 int gs_status_numbers_of(gs_status *s, const char *org, int64_t now_ms, gs_status_numbers *n);
 
@@ -61,7 +65,8 @@ size_t gs_status_orgs(gs_status *s, const char *const **ids);
 /* Children of org (or the roots when org is NULL); returns the count. */
 size_t gs_status_children(gs_status *s, const char *org, const char **out, size_t max);
 
-/* "2026-11" and "2026-11-23" of a time in the configured zone. */
+/* "2026-11" and "2026-11-23" of a time in the zone of the most recently
+ * opened gs_status (UTC when none is open). */
 void gs_status_period(int64_t ms, char out[8]);
 void gs_status_day(int64_t ms, char out[11]);
 

@@ -62,6 +62,80 @@ int gs_store_device_has_grid(gs_store *s, const char *device, const char *grid);
 
 /* ---- gs_store_status.c (collector/status) -------------------------------- */
 
+/* The status aggregates (docs/PROTOCOL.md, "Status"). The writes run inside
+ * the caller's transaction (the engine's batch, or gs_store_status_begin_wait).
+ * Strings are borrowed for the call. Every function returns GS_OK or a gs_err. */
+
+/* Opens the store at path read-only, neither creating nor migrating it (for
+ * gs-rollup, which only reads the org tree). Free with gs_store_close(). */
+int gs_store_status_open_readonly(gs_store **out, const char *path, char *err, size_t errlen);
+/* BEGIN IMMEDIATE waiting at most wait_ms for another connection's write
+ * lock (then GS_EBUSY); finish with gs_store_commit / gs_store_rollback. */
+int gs_store_status_begin_wait(gs_store *s, int wait_ms);
+
+/* Calls fn for each org unit (ordered by id); parent is NULL for a root. The
+ * strings are valid during the call. A non-zero return of fn stops and is returned. */
+typedef int (*gs_store_org_fn)(void *ctx, const char *id, const char *parent, const char *level, const char *name);
+int gs_store_status_orgs(gs_store *s, gs_store_org_fn fn, void *ctx);
+/* Calls fn for each stored entity (for a recount); fields is its JSON text. */
+typedef int (*gs_store_entity_fn)(void *ctx, const char *type, const char *id, const char *fields);
+int gs_store_status_entities(gs_store *s, gs_store_entity_fn fn, void *ctx);
+/* Calls fn for each entity of type in rev order, under org (every grid of its
+ * subtree) or everywhere when org is NULL; fields and ver are JSON text. */
+typedef int (*gs_store_export_fn)(void *ctx, const char *id, int64_t rev, const char *fields, const char *ver);
+int gs_store_status_export(gs_store *s, const char *type, const char *org, gs_store_export_fn fn, void *ctx);
+/* Deletes every aggregate and per-entity status row (a recount starts here). */
+int gs_store_status_clear(gs_store *s);
+
+/* org_stat: one row per org unit, one column per STAT field of
+ * collector/status/gs_status_fields.h; col is a GS_STAT_* index there.
+ * add adds n (creating the row), set stores v, get reads one column and
+ * read all GS_STAT_NCOLS of them (zeros when the unit has no row). */
+int gs_store_status_stat_add(gs_store *s, int col, const char *org, int64_t n);
+int gs_store_status_stat_set(gs_store *s, int col, const char *org, int64_t v);
+int gs_store_status_stat_get(gs_store *s, int col, const char *org, int64_t *v);
+int gs_store_status_stat_read(gs_store *s, const char *org, int64_t *v);
+/* org_period.visited (households visited in period) and org_day.visits;
+ * add adds n, get reads 0 when there is no row. */
+int gs_store_status_period_add(gs_store *s, const char *org, const char *period, int64_t n);
+int gs_store_status_period_get(gs_store *s, const char *org, const char *period, int64_t *v);
+int gs_store_status_day_add(gs_store *s, const char *org, const char *day, int64_t n);
+int gs_store_status_day_get(gs_store *s, const char *org, const char *day, int64_t *v);
+
+/* hh_period: visits of a household in a period at a grid. inc adds one and
+ * reads the new count; dec removes one, reads the count left and deletes
+ * the row when none is left. */
+int gs_store_status_hh_period_inc(gs_store *s, const char *hh, const char *period, const char *grid, int64_t *left);
+int gs_store_status_hh_period_dec(gs_store *s, const char *hh, const char *period, const char *grid, int64_t *left);
+/* hh_day: visits of a household on a day. dec sets *emptied when the day
+ * lost its last visit (the row was deleted); has tells whether a row exists. */
+int gs_store_status_hh_day_inc(gs_store *s, const char *hh, const char *day);
+int gs_store_status_hh_day_dec(gs_store *s, const char *hh, const char *day, int *emptied);
+int gs_store_status_hh_day_has(gs_store *s, const char *hh, const char *day, int *yes);
+
+/* care_household: households with a care tag, their grid and latest visit
+ * day (NULL/"" for none). get: *found 0 when hh is none (grid and last ""). */
+int gs_store_status_care_get(gs_store *s, const char *hh, char grid[65], char last[11], int *found);
+int gs_store_status_care_put(gs_store *s, const char *hh, const char *grid, const char *last);
+int gs_store_status_care_move(gs_store *s, const char *hh, const char *grid);
+int gs_store_status_care_delete(gs_store *s, const char *hh);
+int gs_store_status_care_set_last(gs_store *s, const char *hh, const char *last);
+/* Raises last_day to each household's latest hh_day on or after day from ("" = all). */
+int gs_store_status_care_raise_last(gs_store *s, const char *from);
+
+/* open_report: open reports with their grid and due time (0 = none). */
+int gs_store_status_report_open(gs_store *s, const char *report, const char *grid, int64_t due_ms);
+int gs_store_status_report_close(gs_store *s, const char *report);
+
+/* Per-grid counts for the time-driven refresh: fn(ctx, grid, n) once per grid
+ * with a non-zero count. overdue: open reports due before now_ms; care_due:
+ * care households with no visit on or after day cutoff; devices: enabled
+ * devices seen since since_ms, counted at each of their grids. */
+typedef int (*gs_store_count_fn)(void *ctx, const char *grid, int64_t n);
+int gs_store_status_count_overdue(gs_store *s, int64_t now_ms, gs_store_count_fn fn, void *ctx);
+int gs_store_status_count_care_due(gs_store *s, const char *cutoff, gs_store_count_fn fn, void *ctx);
+int gs_store_status_count_devices(gs_store *s, int64_t since_ms, gs_store_count_fn fn, void *ctx);
+
 /* ---- gs_store_admin.c (gs-admin, tools) ---------------------------------- */
 
 /* What gs-admin reads and writes (collector/admin/admin_ops.c). Writes that

@@ -41,7 +41,8 @@ static int setup(void **state) {
                                 NULL, NULL, NULL),
                    SQLITE_OK);
   sqlite3_close(db);
-  setenv("TZ", "Asia/Shanghai", 1);
+  /* the zone is passed in the config: a different process zone must not matter */
+  setenv("TZ", "America/New_York", 1);
   return 0;
 }
 
@@ -54,7 +55,7 @@ static int teardown(void **state) {
 static gs_rollup *open_rollup(void) {
   gs_rollup *r = NULL;
   char err[256] = "";
-  gs_rollup_config cfg = {db_path, "district", 60000};
+  gs_rollup_config cfg = {db_path, "district", 60000, "Asia/Shanghai"};
   int rc = gs_rollup_new(&r, &cfg, err, sizeof err);
   if (rc) fprintf(stderr, "%s\n", err);
   assert_int_equal(rc, GS_OK);
@@ -214,10 +215,14 @@ static void test_bad_store(void **state) {
   (void)state;
   gs_rollup *r = NULL;
   char err[256] = "";
-  gs_rollup_config cfg = {"/nonexistent/city.db", "district", 1000};
+  gs_rollup_config cfg = {"/nonexistent/city.db", "district", 1000, NULL};
   assert_int_not_equal(gs_rollup_new(&r, &cfg, err, sizeof err), GS_OK);
   assert_non_null(strstr(err, "org import"));
-  gs_rollup_config cfg2 = {db_path, "grid", 1000}; /* no grid below a community in this tree */
+  gs_rollup_config cfg3 = {db_path, "district", 1000, "Asia/Atlantis"};
+  err[0] = '\0';
+  assert_int_equal(gs_rollup_new(&r, &cfg3, err, sizeof err), GS_ECONFIG);
+  assert_non_null(strstr(err, "Asia/Atlantis"));
+  gs_rollup_config cfg2 = {db_path, "grid", 1000, "UTC"}; /* no grid below a community in this tree */
   assert_int_equal(gs_rollup_new(&r, &cfg2, err, sizeof err), GS_ECONFIG);
   assert_int_equal(gs_mem_live(), 0);
 }

@@ -118,9 +118,17 @@ static void test_numbers(void **state) {
   assert_int_equal(nums(s, "g1", now).households, 2);
   assert_int_equal(nums(s, "g2", now).households, 2);
   assert_int_equal(nums(s, "cm1", now).households, 4);
-  /* the document */
+  /* the document, byte for byte (dashboards and the rollup compare the bytes);
+   * the zone is the configured one, whatever the process's TZ says */
   gs_buf b = GS_BUF_INIT;
+  setenv("TZ", "America/New_York", 1);
   assert_int_equal(gs_status_doc(s, "g1", now, &b), GS_OK);
+  unsetenv("TZ");
+  assert_string_equal(b.data, "{\"v\":1,\"org\":\"g1\",\"parent\":\"cm1\",\"level\":\"grid\",\"name\":\"一网格\","
+                              "\"as_of\":\"2025-11-23T14:40:00+08:00\",\"period\":\"2025-11\",\"households\":2,"
+                              "\"visited_period\":2,\"visits_today\":1,\"reports_open\":1,\"reports_by_urgency\":{"
+                              "\"low\":0,\"normal\":1,\"high\":0,\"critical\":0},\"reports_overdue\":0,\"care_due\":0,"
+                              "\"devices_active_24h\":0}");
   cJSON *doc = cJSON_Parse(b.data);
   assert_non_null(doc);
   assert_string_equal(cJSON_GetObjectItem(doc, "org")->valuestring, "g1");

@@ -6,19 +6,35 @@
  * (docs/PROTOCOL.md, "Status"). Everything shown is computed from those documents; the
  * only derived number is the coverage ratio visited_period / households.
  *
- * No framework, no build step: plain ES2017 on top of vendor/mqtt.min.js (global
- * `mqtt`). All text from the wire goes into the DOM with textContent, never HTML.
+ * The document's numbers and the org levels are not spelled here: status_table.js
+ * (generated at build time from collector/status/gs_status_fields.h, global
+ * `GS_STATUS_TABLE`) lists them, and each count with a `dash` test id gets its
+ * number card and its table column (added when index.html has none yet).
+ *
+ * No framework: plain ES2017 on top of vendor/mqtt.min.js (global `mqtt`). All
+ * text from the wire goes into the DOM with textContent, never HTML.
  */
 (function () {
   'use strict';
 
   var TOPIC_PREFIX = 'gs/v1/status/';
   var ORG_RE = /^[A-Za-z0-9_-]{1,64}$/;
-  var LEVELS = ['city', 'district', 'street', 'community', 'grid'];
-  var LEVEL_ZH = { city: '市', district: '区/县', street: '街道/乡镇', community: '社区', grid: '网格' };
-  var CHILD_ZH = { city: '下辖区县', district: '下辖街道', street: '下辖社区', community: '下辖网格' };
-  /* Stacked bar order: most urgent first. */
-  var URGENCY = ['critical', 'high', 'normal', 'low'];
+  var TABLE = window.GS_STATUS_TABLE || { fields: [], levels: [] };
+  var LEVELS = TABLE.levels.map(function (l) { return l.name; });
+  var LEVEL_ZH = {}, CHILD_ZH = {};
+  TABLE.levels.forEach(function (l) {
+    LEVEL_ZH[l.name] = l.label;
+    if (l.children) CHILD_ZH[l.name] = l.children;
+  });
+  /* Counts shown as a number of their own; two are shown inside a composite cell
+   * of the units table instead (coverage = visited / households, open reports with
+   * their urgency bar). */
+  var COUNTS = TABLE.fields.filter(function (f) { return f.kind === 'count' && f.dash; });
+  var IN_COMPOSITE = { visited_period: 'coverage', reports_open: 'reports' };
+  var ROW_COUNTS = COUNTS.filter(function (f) { return !IN_COMPOSITE[f.key]; });
+  var URGENCY_FIELD = TABLE.fields.filter(function (f) { return f.key === 'reports_by_urgency'; })[0];
+  /* Stacked bar order: most urgent first (the table lists them least urgent first). */
+  var URGENCY = URGENCY_FIELD ? URGENCY_FIELD.subs.slice().reverse() : [];
   var URGENCY_ZH = { critical: '特急', high: '紧急', normal: '一般', low: '较低', other: '未分级' };
 
   /* org -> { doc, received (Date) } */
@@ -248,13 +264,7 @@
     var bar = $('[data-testid="coverage-bar"]');
     bar.style.width = (r === null ? 0 : Math.min(100, r * 100)) + '%';
     bar.className = 'fill ' + coverClass(r);
-    setNum($('[data-testid="visited"]'), num(doc.visited_period));
-    setNum($('[data-testid="households"]'), num(doc.households));
-    setNum($('[data-testid="visits-today"]'), num(doc.visits_today));
-    setNum($('[data-testid="reports-open"]'), num(doc.reports_open));
-    setNum($('[data-testid="reports-overdue"]'), num(doc.reports_overdue));
-    setNum($('[data-testid="care-due"]'), num(doc.care_due));
-    setNum($('[data-testid="devices-active"]'), num(doc.devices_active_24h));
+    COUNTS.forEach(function (f) { setNum($('#unit [data-testid="' + f.dash + '"]'), num(doc[f.key])); });
     var overdue = num(doc.reports_overdue);
     $('[data-testid="reports-overdue"]').parentNode.classList.toggle('alert', !!overdue);
     var parts = fillUrgencyBar($('[data-testid="urgency-bar"]'), doc);
@@ -279,13 +289,11 @@
     tr.addEventListener('click', function () { go(doc.org); });
     tr.addEventListener('keydown', function (e) { if (e.key === 'Enter') go(doc.org); });
     cell(tr, 'name', 'c-name');
-    cell(tr, 'households', 'c-num');
-    cell(tr, 'coverage', 'c-cov');
-    cell(tr, 'visits-today', 'c-num');
-    cell(tr, 'reports', 'c-urg');
-    cell(tr, 'reports-overdue', 'c-num');
-    cell(tr, 'care-due', 'c-num');
-    cell(tr, 'devices-active', 'c-num');
+    COUNTS.forEach(function (f) {
+      var c = IN_COMPOSITE[f.key];
+      if (c) cell(tr, c, c === 'coverage' ? 'c-cov' : 'c-urg');
+      else cell(tr, f.dash, 'c-num');
+    });
     cell(tr, 'as-of', 'c-time');
     return tr;
   }
@@ -296,7 +304,7 @@
     name.appendChild(el('span', { 'class': 'lvl' }, LEVEL_ZH[doc.level] || doc.level || ''));
     name.appendChild(el('span', { 'class': 'nm' }, displayName(doc)));
     name.appendChild(el('span', { 'class': 'id' }, doc.org));
-    setNum(cell(tr, 'households'), num(doc.households));
+    ROW_COUNTS.forEach(function (f) { setNum(cell(tr, f.dash), num(doc[f.key])); });
     var r = coverage(doc);
     var cov = cell(tr, 'coverage');
     cov.textContent = '';
@@ -311,7 +319,6 @@
     wrap.appendChild(el('span', { 'class': 'frac', 'data-col': 'visited', 'data-value': String(num(doc.visited_period) || 0) },
       fmtNum(num(doc.visited_period)) + '/' + fmtNum(num(doc.households))));
     cov.appendChild(wrap);
-    setNum(cell(tr, 'visits-today'), num(doc.visits_today));
     var rep = cell(tr, 'reports');
     rep.textContent = '';
     var open = num(doc.reports_open);
@@ -322,11 +329,7 @@
     fillUrgencyBar(ub, doc);
     rw.appendChild(ub);
     rep.appendChild(rw);
-    var od = cell(tr, 'reports-overdue');
-    setNum(od, num(doc.reports_overdue));
-    od.classList.toggle('alert', !!num(doc.reports_overdue));
-    setNum(cell(tr, 'care-due'), num(doc.care_due));
-    setNum(cell(tr, 'devices-active'), num(doc.devices_active_24h));
+    cell(tr, 'reports-overdue').classList.toggle('alert', !!num(doc.reports_overdue));
     cell(tr, 'as-of').textContent = fmtAsOf(doc.as_of);
   }
 
@@ -476,7 +479,25 @@
     });
   }
 
+  /* A count the table lists and index.html does not show yet: a card in the unit
+   * panel and a column in the units table, headed with the table's short name. */
+  function addMissingCounts() {
+    var kpis = $('#unit .kpis'), head = $('#children table.units thead tr'), asOf = head.querySelector('[data-col="as-of"]');
+    COUNTS.forEach(function (f) {
+      if (!$('#unit [data-testid="' + f.dash + '"]')) {
+        var card = el('div', { 'class': 'kpi' });
+        card.appendChild(el('div', { 'class': 'kpi-label' }, f.head));
+        card.appendChild(el('div', { 'class': 'big', 'data-testid': f.dash }, '—'));
+        kpis.appendChild(card);
+      }
+      if (!IN_COMPOSITE[f.key] && !head.querySelector('[data-col="' + f.dash + '"]'))
+        head.insertBefore(el('th', { 'class': 'c-num', 'data-col': f.dash }, f.head), asOf);
+    });
+  }
+
   function start() {
+    if (!window.GS_STATUS_TABLE) console.error('gridsync: status_table.js did not load; numbers cannot be shown');
+    addMissingCounts();
     $('[data-testid="siblings"] thead').innerHTML = $('#children table.units thead').innerHTML;
     window.addEventListener('hashchange', fromHash);
     fromHash();
