@@ -75,8 +75,9 @@ int gs_store_status_begin_wait(gs_store *s, int wait_ms);
 
 /* Calls fn for each org unit (ordered by id); parent is NULL for a root. The
  * strings are valid during the call. A non-zero return of fn stops and is returned. */
-typedef int (*gs_store_org_fn)(void *ctx, const char *id, const char *parent, const char *level, const char *name);
-int gs_store_status_orgs(gs_store *s, gs_store_org_fn fn, void *ctx);
+typedef int (*gs_store_status_org_fn)(void *ctx, const char *id, const char *parent, const char *level,
+                                      const char *name);
+int gs_store_status_orgs(gs_store *s, gs_store_status_org_fn fn, void *ctx);
 /* Calls fn for each stored entity (for a recount); fields is its JSON text. */
 typedef int (*gs_store_entity_fn)(void *ctx, const char *type, const char *id, const char *fields);
 int gs_store_status_entities(gs_store *s, gs_store_entity_fn fn, void *ctx);

@@ -289,7 +289,7 @@ int gs_store_status_count_devices(gs_store *s, int64_t since_ms, gs_store_count_
 
 /* ---- whole-table reads and the recount ----------------------------------- */
 
-int gs_store_status_orgs(gs_store *s, gs_store_org_fn fn, void *ctx) {
+int gs_store_status_orgs(gs_store *s, gs_store_status_org_fn fn, void *ctx) {
   sqlite3_stmt *st = store__stmt(s, "SELECT id, parent, level, name FROM org ORDER BY id");
   if (!st) return GS_ESTORE;
   int src = SQLITE_DONE, rc = GS_OK;
