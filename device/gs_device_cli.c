@@ -119,8 +119,7 @@ static int open_dev(const char *home, gs_dev **dev) {
 static int no_options(int argc, char **argv) {
   static const struct option none[] = {{NULL, 0, NULL, 0}};
   optind = 0;
-  while (gs_cli_getopt(prog, argc, argv, "", none) != -1) return EXIT_USAGE;
-  return 0;
+  return gs_cli_getopt(prog, argc, argv, "", none) == -1 ? 0 : EXIT_USAGE;
 }
 
 static int cmd_init(const char *home, int argc, char **argv) {
