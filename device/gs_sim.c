@@ -12,7 +12,8 @@
  * its grids, then works offline: visits to random households of its grids,
  * sometimes a report, sometimes a household update; then syncs again. At most
  * J workers run at once and each is killed after --timeout seconds.
- * Exit status: 0 when every worker synced every round, 1 otherwise, 2 usage.
+ * Exit status: 0 when every worker synced every round, 1 otherwise, 2 usage
+ * (nothing done). Options take "--opt VALUE" or "--opt=VALUE".
  */
 #include <errno.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gs_cli.h"
 #include "gs_device.h"
 #include "gs_error.h"
 #include "gs_log.h"
@@ -80,10 +82,20 @@ static const char *const notes[] = {"家中有慢性病患者，需定期关注"
 
 #define PICK(s, a) (a)[rnd((s), (int)(sizeof(a) / sizeof((a)[0])))]
 
-static int usage(void) {
-  fprintf(stderr, "usage: gs-sim --workdir DIR --devices FILE --rounds R [--edits-per-round N]"
-                  " [--seed S] [--jobs J] [--timeout SECS] [--progress]\n");
-  return 2;
+static const char prog[] = "gs-sim";
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: gs-sim --workdir DIR --devices FILE --rounds R [--edits-per-round N]"
+             " [--seed S] [--jobs J] [--timeout SECS] [--progress]\n"
+             "       gs-sim --help | --version\n"
+             "Options take \"--opt VALUE\" or \"--opt=VALUE\".\n");
+}
+
+/* Parses the value of opt as an integer in [min, max]; 0 or a usage error. */
+static int int_opt(const char *opt, const char *val, int64_t min, int64_t max, int64_t *out) {
+  if (gs_parse_i64(val, min, max, out) == GS_OK) return 0;
+  return gs_cli_usage_error(prog, "%s needs a number between %lld and %lld, got '%s'", opt, (long long)min,
+                            (long long)max, val);
 }
 
 static int load_devices(sim *s) {
@@ -302,32 +314,53 @@ typedef struct slot {
 
 int main(int argc, char **argv) {
   sim s = {.rounds = 0, .edits = 20, .jobs = 8, .timeout_s = 60, .seed = 1};
+  enum { O_WORKDIR = 256, O_DEVICES, O_ROUNDS, O_EDITS, O_JOBS, O_TIMEOUT, O_SEED, O_PROGRESS, O_VERSION };
+  static const struct option lo[] = {{"workdir", required_argument, NULL, O_WORKDIR},
+                                     {"devices", required_argument, NULL, O_DEVICES},
+                                     {"rounds", required_argument, NULL, O_ROUNDS},
+                                     {"edits-per-round", required_argument, NULL, O_EDITS},
+                                     {"jobs", required_argument, NULL, O_JOBS},
+                                     {"timeout", required_argument, NULL, O_TIMEOUT},
+                                     {"seed", required_argument, NULL, O_SEED},
+                                     {"progress", no_argument, NULL, O_PROGRESS},
+                                     {"help", no_argument, NULL, 'h'},
+                                     {"version", no_argument, NULL, O_VERSION},
+                                     {NULL, 0, NULL, 0}};
   int64_t v;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--progress")) {
-      s.progress = 1;
-      continue;
-    }
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      usage();
-      return 0;
-    }
-    if (!val) return usage();
-    i++;
-    if (!strcmp(a, "--workdir")) s.workdir = val;
-    else if (!strcmp(a, "--devices")) s.devices = val;
-    else if (!strcmp(a, "--rounds") && gs_parse_i64(val, 1, 100000, &v) == GS_OK) s.rounds = (int)v;
-    else if (!strcmp(a, "--edits-per-round") && gs_parse_i64(val, 0, 100000, &v) == GS_OK) s.edits = (int)v;
-    else if (!strcmp(a, "--jobs") && gs_parse_i64(val, 1, 1024, &v) == GS_OK) s.jobs = (int)v;
-    else if (!strcmp(a, "--timeout") && gs_parse_i64(val, 1, 86400, &v) == GS_OK) s.timeout_s = (int)v;
-    else if (!strcmp(a, "--seed") && gs_parse_i64(val, 0, INT64_MAX, &v) == GS_OK) s.seed = (uint64_t)v;
-    else {
-      fprintf(stderr, "gs-sim: bad option or value: %s %s\n", a, val);
-      return usage();
+  int opt;
+  while ((opt = gs_cli_getopt(prog, argc, argv, "h", lo)) != -1) {
+    switch (opt) {
+    case O_WORKDIR: s.workdir = optarg; break;
+    case O_DEVICES: s.devices = optarg; break;
+    case O_ROUNDS:
+      if (int_opt("--rounds", optarg, 1, 100000, &v)) return GS_CLI_EXIT_USAGE;
+      s.rounds = (int)v;
+      break;
+    case O_EDITS:
+      if (int_opt("--edits-per-round", optarg, 0, 100000, &v)) return GS_CLI_EXIT_USAGE;
+      s.edits = (int)v;
+      break;
+    case O_JOBS:
+      if (int_opt("--jobs", optarg, 1, 1024, &v)) return GS_CLI_EXIT_USAGE;
+      s.jobs = (int)v;
+      break;
+    case O_TIMEOUT:
+      if (int_opt("--timeout", optarg, 1, 86400, &v)) return GS_CLI_EXIT_USAGE;
+      s.timeout_s = (int)v;
+      break;
+    case O_SEED:
+      if (int_opt("--seed", optarg, 0, INT64_MAX, &v)) return GS_CLI_EXIT_USAGE;
+      s.seed = (uint64_t)v;
+      break;
+    case O_PROGRESS: s.progress = 1; break;
+    case 'h': usage(stdout); return GS_CLI_EXIT_OK;
+    case O_VERSION: gs_cli_version(prog); return GS_CLI_EXIT_OK;
+    default: return GS_CLI_EXIT_USAGE;
     }
   }
-  if (!s.workdir || !s.devices || !s.rounds) return usage();
+  if (optind < argc) return gs_cli_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+  if (!s.workdir || !s.devices || !s.rounds)
+    return gs_cli_usage_error(prog, "--workdir, --devices and --rounds are required");
   gs_log_init("gs-sim", GS_LOG_WARN);
   if (load_devices(&s) || prepare_homes(&s)) return 1;
 
