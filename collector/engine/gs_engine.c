@@ -26,64 +26,21 @@
 #include "gs_store.h"
 #include "gs_util.h"
 
-enum {
-  ST_CHANGE_GET,
-  ST_CHANGE_PUT,
-  ST_CHANGE_BODY,
-  ST_ENT_GET,
-  ST_ENT_INS,
-  ST_ENT_UPD,
-  ST_DEV_GET,
-  ST_DEV_UPD,
-  ST_DEV_GRID,
-  ST_SEQ_INS,
-  ST_SEQ_DEL,
-  ST_SEQ_ANY,
-  ST_META_SET,
-  ST_CONFLICT_INS,
-  ST_SKEW_INS,
-  ST_PULL,
-  ST_COUNT_
-};
-
-static const char *const stmt_sql[ST_COUNT_] = {
-    [ST_CHANGE_GET] = "SELECT digest, status, detail FROM change WHERE id=?1",
-    [ST_CHANGE_PUT] = "INSERT INTO change(id,device,seq,type,entity,hlc_ms,hlc_c,clamped,digest,status,detail,"
-                      "received_ms,body) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-    [ST_CHANGE_BODY] = "SELECT body FROM change WHERE id=?1",
-    [ST_ENT_GET] = "SELECT rowid, grid, rev, fields, ver, hist FROM entity WHERE type=?1 AND id=?2",
-    [ST_ENT_INS] = "INSERT INTO entity(type,id,grid,rev,fields,ver,hist) VALUES(?1,?2,?3,?4,?5,?6,?7)",
-    [ST_ENT_UPD] = "UPDATE entity SET grid=?1, rev=?2, fields=?3, ver=?4, hist=?5 WHERE rowid=?6",
-    [ST_DEV_GET] = "SELECT enabled, acked_seq FROM device WHERE id=?1",
-    [ST_DEV_UPD] = "UPDATE device SET acked_seq=?2, last_seen_ms=?3 WHERE id=?1",
-    [ST_DEV_GRID] = "SELECT 1 FROM device_grid WHERE device=?1 AND grid=?2",
-    [ST_SEQ_INS] = "INSERT OR IGNORE INTO device_seq(device, seq) VALUES(?1, ?2)",
-    [ST_SEQ_DEL] = "DELETE FROM device_seq WHERE device=?1 AND seq=?2",
-    [ST_SEQ_ANY] = "SELECT 1 FROM device_seq WHERE device=?1 LIMIT 1",
-    [ST_META_SET] = "UPDATE meta SET value=?2 WHERE key=?1",
-    [ST_CONFLICT_INS] = "INSERT OR IGNORE INTO conflict(type,entity,field,a_change,a_device,a_ver,a_value,"
-                        "b_change,b_device,b_ver,b_value,winner,logged_ms) "
-                        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-    [ST_SKEW_INS] = "INSERT INTO skew_log(change,device,hlc_ms,server_ms,logged_ms) VALUES(?1,?2,?3,?4,?5)",
-    [ST_PULL] = "SELECT type, id, rev, fields, ver FROM entity "
-                "WHERE grid IN (SELECT grid FROM device_grid WHERE device=?1) AND rev>?2 ORDER BY rev LIMIT ?3",
-};
-
 struct gs_engine {
   gs_store *store;
-  sqlite3 *db; /* transitional: the store's raw handle, until the SQL below moves into collector/store */
   gs_schema *schema;
   gs_engine_config cfg;
   gs_hlc hlc;
   int64_t rev;
-  sqlite3_stmt *st[ST_COUNT_];
   gs_engine_hooks hooks;
   gs_checkpointer *ckpt;
   gs_walsync *ws;   /* NULL: SQLite syncs inside COMMIT */
   uint64_t commits; /* number of the last commit of apply_group */
   /* scratch buffers reused across writes (capacity kept, no malloc per write) */
   gs_buf sf, sv, sh, sx;
-  int fast_create; /* 1: new entities bypass the cJSON merge (gs_engine_set_fast_create) */
+  gs_store_entity ent; /* the entity row being merged (buffers reused) */
+  gs_buf body;         /* a stored change's body (conflicts) */
+  int fast_create;     /* 1: new entities bypass the cJSON merge (gs_engine_set_fast_create) */
 };
 
 /* Per-batch accounting, turned into the ack. */
@@ -134,7 +91,7 @@ void gs_engine_config_defaults(gs_engine_config *c) {
   c->pull_limit_max = 2000;
 }
 
-sqlite3 *gs_engine_db(gs_engine *e) { return e->db; }
+sqlite3 *gs_engine_db(gs_engine *e) { return gs_store_raw(e->store); }
 gs_store *gs_engine_store(gs_engine *e) { return e->store; }
 void gs_engine_set_fast_create(gs_engine *e, int on) { e->fast_create = on != 0; }
 int64_t gs_engine_rev(const gs_engine *e) { return e->rev; }
@@ -158,14 +115,9 @@ void gs_engine_set_hooks(gs_engine *e, const gs_engine_hooks *h) {
   else memset(&e->hooks, 0, sizeof e->hooks);
 }
 
-static int64_t meta_get(sqlite3 *db, const char *key) {
-  sqlite3_stmt *st = NULL;
+static int64_t meta_get(gs_store *s, const char *key) {
   int64_t v = 0;
-  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key=?1", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-  }
-  sqlite3_finalize(st);
+  if (gs_store_meta_get(s, key, &v)) v = 0;
   return v;
 }
 
@@ -181,30 +133,22 @@ int gs_engine_open(gs_engine **out, const gs_engine_config *cfg, char *err, size
   if ((rc = gs_schema_load_builtin(&e->schema, err, errlen))) goto fail;
   int ws = cfg->wal_sync_thread && cfg->synchronous == 2;
   if ((rc = gs_store_open(&e->store, cfg->db_path, ws ? 1 : cfg->synchronous, err, errlen))) goto fail;
-  e->db = gs_store_raw(e->store);
   /* the store is open in WAL mode and was read, so its -wal file exists */
   if (ws && (rc = gs_walsync_start(&e->ws, cfg->db_path))) {
     snprintf(err, errlen, "%s: cannot start the WAL sync thread: %s", cfg->db_path, gs_strerror(rc));
     goto fail;
   }
-  for (int i = 0; i < ST_COUNT_; i++) {
-    int src = sqlite3_prepare_v3(e->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &e->st[i], NULL);
-    if (src != SQLITE_OK) {
-      snprintf(err, errlen, "%s: cannot prepare statement %d: %s", cfg->db_path, i, sqlite3_errmsg(e->db));
-      rc = gs_store_err(src);
-      goto fail;
-    }
-  }
   if (cfg->checkpoint_interval_ms > 0) {
-    if ((rc = gs_store_exec(e->db, "PRAGMA wal_autocheckpoint=0"))) goto fail;
+    if ((rc = gs_store_wal_autocheckpoint_off(e->store))) goto fail;
     if ((rc = gs_checkpointer_start(&e->ckpt, cfg->db_path, cfg->checkpoint_interval_ms, cfg->wal_restart_frames))) {
       snprintf(err, errlen, "%s: cannot start the background checkpointer: %s", cfg->db_path, gs_strerror(rc));
       goto fail;
     }
   }
-  e->rev = meta_get(e->db, "rev");
-  e->hlc.ms = meta_get(e->db, "hlc_ms");
-  e->hlc.c = (int32_t)meta_get(e->db, "hlc_c");
+  e->rev = meta_get(e->store, "rev");
+  e->hlc.ms = meta_get(e->store, "hlc_ms");
+  e->hlc.c = (int32_t)meta_get(e->store, "hlc_c");
+  gs_store_sync_end_reads(e->store); /* no statement keeps a read open past open */
   *out = e;
   return GS_OK;
 fail:
@@ -225,34 +169,18 @@ void gs_engine_close(gs_engine *e) {
   if (!e) return;
   gs_walsync_stop(e->ws);
   gs_checkpointer_stop(e->ckpt);
-  for (int i = 0; i < ST_COUNT_; i++) sqlite3_finalize(e->st[i]);
   gs_buf_free(&e->sf);
   gs_buf_free(&e->sv);
   gs_buf_free(&e->sh);
   gs_buf_free(&e->sx);
+  gs_buf_free(&e->ent.grid);
+  gs_buf_free(&e->ent.fields);
+  gs_buf_free(&e->ent.ver);
+  gs_buf_free(&e->ent.hist);
+  gs_buf_free(&e->body);
   gs_store_close(e->store);
   gs_schema_free(e->schema);
   gs_free(e);
-}
-
-/* Resets and clears a cached statement. */
-static sqlite3_stmt *stmt(gs_engine *e, int which) {
-  sqlite3_stmt *s = e->st[which];
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
-  return s;
-}
-
-static int step_done(gs_engine *e, sqlite3_stmt *s) {
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
-    sqlite3_reset(s);
-    return GS_OK;
-  }
-  gs_error("store: %s failed: %s (code %d)", sqlite3_sql(s), sqlite3_errmsg(e->db), rc);
-  int err = gs_store_err(rc);
-  sqlite3_reset(s);
-  return err == GS_EEXISTS ? GS_EINTERNAL : err;
 }
 
 /* ------------------------------------------------------------------ */
@@ -261,29 +189,21 @@ static int step_done(gs_engine *e, sqlite3_stmt *s) {
 static int record_seq(gs_engine *e, batch_ctx *b, int64_t seq) {
   if (seq <= b->acked_seq) return GS_OK;
   if (seq > b->acked_seq + 1) {
-    sqlite3_stmt *s = stmt(e, ST_SEQ_INS);
-    sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, seq);
+    int rc = gs_store_seq_add(e->store, b->device, seq);
     b->gaps = 1;
-    return step_done(e, s);
+    return rc;
   }
   b->acked_seq = seq;
   if (b->gaps < 0) { /* once per batch: does the device have early seqs at all? */
-    sqlite3_stmt *s = stmt(e, ST_SEQ_ANY);
-    sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
-    int src = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (src != SQLITE_ROW && src != SQLITE_DONE) return gs_store_err(src);
-    b->gaps = src == SQLITE_ROW;
+    int any = 0, rc = gs_store_seq_any(e->store, b->device, &any);
+    if (rc) return rc;
+    b->gaps = any;
   }
   if (!b->gaps) return GS_OK;
   for (;;) { /* absorb seqs that arrived early */
-    sqlite3_stmt *s = stmt(e, ST_SEQ_DEL);
-    sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, b->acked_seq + 1);
-    int rc = step_done(e, s);
+    int taken = 0, rc = gs_store_seq_take(e->store, b->device, b->acked_seq + 1, &taken);
     if (rc) return rc;
-    if (sqlite3_changes(e->db) == 0) return GS_OK;
+    if (!taken) return GS_OK;
     b->acked_seq++;
   }
 }
@@ -309,25 +229,22 @@ static int add_conflict_id(batch_ctx *b, const char *id) {
 static int store_change(gs_engine *e, batch_ctx *b, const change *c, int status, const char *detail) {
   /* the canonical text decode_change digested is the stored body */
   const gs_buf *body = &c->canon;
-  int rc;
-  sqlite3_stmt *s = stmt(e, ST_CHANGE_PUT);
-  sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, b->device, -1, SQLITE_STATIC);
-  if (c->seq > 0) sqlite3_bind_int64(s, 3, c->seq);
-  if (c->type) sqlite3_bind_text(s, 4, c->type, -1, SQLITE_STATIC);
-  if (c->entity) sqlite3_bind_text(s, 5, c->entity, -1, SQLITE_STATIC);
-  if (c->ver.present) {
-    sqlite3_bind_int64(s, 6, c->ver.ms);
-    sqlite3_bind_int(s, 7, c->ver.c);
-  }
-  sqlite3_bind_int(s, 8, c->clamped);
-  sqlite3_bind_blob(s, 9, c->digest, 32, SQLITE_STATIC);
-  sqlite3_bind_int(s, 10, status);
-  if (detail) sqlite3_bind_text(s, 11, detail, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 12, b->now);
-  sqlite3_bind_text(s, 13, body->data, (int)body->len, SQLITE_STATIC);
-  rc = step_done(e, s);
-  return rc;
+  gs_store_change row = {.id = c->id,
+                         .device = b->device,
+                         .seq = c->seq,
+                         .type = c->type,
+                         .entity = c->entity,
+                         .has_hlc = c->ver.present,
+                         .hlc_ms = c->ver.ms,
+                         .hlc_c = c->ver.c,
+                         .clamped = c->clamped,
+                         .digest = c->digest,
+                         .status = status,
+                         .detail = detail,
+                         .received_ms = b->now,
+                         .body = body->data,
+                         .body_len = body->len};
+  return gs_store_change_put(e->store, &row);
 }
 
 /* Rejects a change permanently: recorded (when it has an id) so that a resend
@@ -456,16 +373,14 @@ static int decode_change(gs_engine *e, batch_ctx *b, const cJSON *cj, change *c,
 /* ------------------------------------------------------------------ */
 /* Merge                                                                */
 
-/* Whether the batch's device may write grid; answers are kept for the batch
- * (a device writes few grids, and device_grid does not change inside it). */
+/* Whether the batch's device may write grid (1 or 0; < 0 a negated gs_err);
+ * answers are kept for the batch (a device writes few grids, and
+ * device_grid does not change inside it). */
 static int grid_allowed(gs_engine *e, batch_ctx *b, const char *grid) {
   for (int i = 0; i < b->ngrids; i++)
     if (strcmp(b->grids[i].grid, grid) == 0) return b->grids[i].allowed;
-  sqlite3_stmt *s = stmt(e, ST_DEV_GRID);
-  sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, grid, -1, SQLITE_STATIC);
-  int ok = sqlite3_step(s) == SQLITE_ROW;
-  sqlite3_reset(s);
+  int ok = gs_store_device_has_grid(e->store, b->device, grid);
+  if (ok < 0) return ok;
   if (b->ngrids < (int)(sizeof b->grids / sizeof b->grids[0]) && strlen(grid) < sizeof b->grids[0].grid) {
     snprintf(b->grids[b->ngrids].grid, sizeof b->grids[0].grid, "%s", grid);
     b->grids[b->ngrids++].allowed = ok;
@@ -570,17 +485,14 @@ static int hist_entry(const cJSON *h, gs_ver *ver, gs_ver *base, char chg[65], c
 /* Value a stored change wrote to a field, as canonical JSON text (caller frees). */
 static char *stored_value(gs_engine *e, const char *chg, const char *field) {
   char *out = NULL;
-  sqlite3_stmt *s = stmt(e, ST_CHANGE_BODY);
-  sqlite3_bind_text(s, 1, chg, -1, SQLITE_STATIC);
-  if (sqlite3_step(s) == SQLITE_ROW) {
-    cJSON *doc = cJSON_Parse((const char *)sqlite3_column_text(s, 0));
+  if (gs_store_change_body(e->store, chg, &e->body) == GS_OK) {
+    cJSON *doc = cJSON_Parse(e->body.data);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "set"), field);
     gs_buf b = GS_BUF_INIT;
     if (v && gs_json_canon(v, &b) == GS_OK) out = gs_buf_steal(&b);
     gs_buf_free(&b);
     cJSON_Delete(doc);
   }
-  sqlite3_reset(s);
   return out;
 }
 
@@ -593,22 +505,17 @@ static int log_conflict(gs_engine *e, batch_ctx *b, const change *c, const char 
   if (!myver || !hv || gs_json_canon(val, &mine)) goto out;
   int mine_first = strcmp(c->id, hchg) < 0;
   const char *winner = gs_ver_cmp(&c->ver, hver) > 0 ? c->id : hchg;
-  sqlite3_stmt *s = stmt(e, ST_CONFLICT_INS);
-  sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, c->entity, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, field, -1, SQLITE_STATIC);
-  int a = mine_first ? 4 : 8, bb = mine_first ? 8 : 4;
-  sqlite3_bind_text(s, a, c->id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, a + 1, c->ver.dev, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, a + 2, myver, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, a + 3, mine.data, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, bb, hchg, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, bb + 1, hver->dev, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, bb + 2, hv, -1, SQLITE_STATIC);
-  if (theirs) sqlite3_bind_text(s, bb + 3, theirs, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 12, winner, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 13, b->now);
-  rc = step_done(e, s);
+  gs_store_conflict row = {.type = c->type, .entity = c->entity, .field = field, .winner = winner, .logged_ms = b->now};
+  int m = mine_first ? 0 : 1;
+  row.side[m].change = c->id;
+  row.side[m].device = c->ver.dev;
+  row.side[m].ver = myver;
+  row.side[m].value = mine.data;
+  row.side[1 - m].change = hchg;
+  row.side[1 - m].device = hver->dev;
+  row.side[1 - m].ver = hv;
+  row.side[1 - m].value = theirs;
+  rc = gs_store_conflict_add(e->store, &row);
 out:
   gs_free(theirs);
   gs_free(myver);
@@ -619,7 +526,7 @@ out:
 
 typedef struct ent_row {
   int exists;
-  sqlite3_int64 rowid;
+  int64_t rowid;
   char *grid;
   int64_t rev;
   cJSON *fields, *ver, *hist;
@@ -636,25 +543,21 @@ static void ent_free(ent_row *r) {
 
 static int ent_load(gs_engine *e, const change *c, ent_row *r) {
   memset(r, 0, sizeof *r);
-  sqlite3_stmt *s = stmt(e, ST_ENT_GET);
-  sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, c->entity, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
+  gs_store_entity *se = &e->ent;
+  int rc = gs_store_entity_get(e->store, c->type, c->entity, se);
+  if (rc == GS_OK) {
     r->exists = 1;
-    r->rowid = sqlite3_column_int64(s, 0);
-    r->grid = gs_strdup((const char *)sqlite3_column_text(s, 1));
-    r->rev = sqlite3_column_int64(s, 2);
-    r->before = gs_strdup((const char *)sqlite3_column_text(s, 3));
-    r->fields = cJSON_Parse((const char *)sqlite3_column_text(s, 3));
-    r->ver = cJSON_Parse((const char *)sqlite3_column_text(s, 4));
-    r->hist = cJSON_Parse((const char *)sqlite3_column_text(s, 5));
-    sqlite3_reset(s);
+    r->rowid = se->rowid;
+    r->grid = gs_strdup(se->grid.data);
+    r->rev = se->rev;
+    r->before = gs_strdup(se->fields.data);
+    r->fields = cJSON_Parse(se->fields.data);
+    r->ver = cJSON_Parse(se->ver.data);
+    r->hist = cJSON_Parse(se->hist.data);
     if (!r->grid || !r->before || !r->fields || !r->ver || !r->hist) return GS_ENOMEM;
     return GS_OK;
   }
-  sqlite3_reset(s);
-  if (rc != SQLITE_DONE) return gs_store_err(rc);
+  if (rc != GS_ENOTFOUND) return rc;
   r->fields = cJSON_CreateObject();
   r->ver = cJSON_CreateObject();
   r->hist = cJSON_CreateObject();
@@ -664,7 +567,9 @@ static int ent_load(gs_engine *e, const change *c, ent_row *r) {
 /* Authorisation and required-on-create: errors here are rejections. */
 static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, const ent_row *r, char *detail, size_t dl) {
   const cJSON *g = cJSON_GetObjectItemCaseSensitive(c->set, "grid");
-  if (r->exists && !grid_allowed(e, b, r->grid)) {
+  int ok = r->exists ? grid_allowed(e, b, r->grid) : 1;
+  if (ok < 0) return -ok;
+  if (!ok) {
     snprintf(detail, dl, "%s %s belongs to grid %s, which this device may not write", c->type, c->entity, r->grid);
     return GS_EFORBIDDEN_GRID;
   }
@@ -672,7 +577,9 @@ static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, cons
     snprintf(detail, dl, "field grid cannot be cleared");
     return GS_EBAD_VALUE;
   }
-  if (g && !grid_allowed(e, b, g->valuestring)) {
+  ok = g ? grid_allowed(e, b, g->valuestring) : 1;
+  if (ok < 0) return -ok;
+  if (!ok) {
     snprintf(detail, dl, "grid %.64s is not one of this device's grids", g->valuestring);
     return GS_EFORBIDDEN_GRID;
   }
@@ -702,26 +609,9 @@ static int write_entity(gs_engine *e, const change *c, ent_row *r, int changed) 
   if (rc) goto out;
   int64_t rev = r->rev;
   if (changed || !r->exists) rev = ++e->rev;
-  sqlite3_stmt *s;
-  if (r->exists) {
-    s = stmt(e, ST_ENT_UPD);
-    sqlite3_bind_text(s, 1, g->valuestring, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, rev);
-    sqlite3_bind_text(s, 3, fp->data, (int)fp->len, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, vp->data, (int)vp->len, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, hp->data, (int)hp->len, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 6, r->rowid);
-  } else {
-    s = stmt(e, ST_ENT_INS);
-    sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, c->entity, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, g->valuestring, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, rev);
-    sqlite3_bind_text(s, 5, fp->data, (int)fp->len, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, vp->data, (int)vp->len, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, hp->data, (int)hp->len, SQLITE_STATIC);
-  }
-  rc = step_done(e, s);
+  gs_store_text ft = {fp->data, fp->len}, vt = {vp->data, vp->len}, ht = {hp->data, hp->len};
+  if (r->exists) rc = gs_store_entity_update(e->store, r->rowid, g->valuestring, rev, &ft, &vt, &ht);
+  else rc = gs_store_entity_insert(e->store, c->type, c->entity, g->valuestring, rev, &ft, &vt, &ht);
   if (!rc && (changed || !r->exists) && e->hooks.write)
     rc = e->hooks.write(e->hooks.ctx, c->type, c->entity, r->exists ? r->before : NULL, r->fields);
 out:
@@ -784,15 +674,8 @@ static int create_entity(gs_engine *e, const change *c) {
   if (!rc) rc = gs_buf_puts(hp, "}");
   if (rc) return rc;
   int64_t rev = ++e->rev;
-  sqlite3_stmt *s = stmt(e, ST_ENT_INS);
-  sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, c->entity, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, g->valuestring, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, rev);
-  sqlite3_bind_text(s, 5, c->canon.data + sp->off, (int)sp->len, SQLITE_STATIC);
-  sqlite3_bind_text(s, 6, vp->data, (int)vp->len, SQLITE_STATIC);
-  sqlite3_bind_text(s, 7, hp->data, (int)hp->len, SQLITE_STATIC);
-  rc = step_done(e, s);
+  gs_store_text ft = {c->canon.data + sp->off, sp->len}, vt = {vp->data, vp->len}, ht = {hp->data, hp->len};
+  rc = gs_store_entity_insert(e->store, c->type, c->entity, g->valuestring, rev, &ft, &vt, &ht);
   if (!rc && e->hooks.write) rc = e->hooks.write(e->hooks.ctx, c->type, c->entity, NULL, c->set);
   return rc;
 }
@@ -886,16 +769,10 @@ static int apply_change_in(gs_engine *e, batch_ctx *b, const cJSON *cj, change *
   int rc = decode_change(e, b, cj, c, detail, sizeof detail);
   if (rc == GS_ENOMEM || rc == GS_ECRYPTO) return rc;
   if (c->id) { /* idempotency first: a resend gets the first answer */
-    sqlite3_stmt *s = stmt(e, ST_CHANGE_GET);
-    sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
-    int src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-      int same = sqlite3_column_bytes(s, 0) == 32 && memcmp(sqlite3_column_blob(s, 0), c->digest, 32) == 0;
-      int status = sqlite3_column_int(s, 1);
-      const char *d = (const char *)sqlite3_column_text(s, 2);
-      char prev[256];
-      snprintf(prev, sizeof prev, "%s", d ? d : "");
-      sqlite3_reset(s);
+    int same = 0, status = 0;
+    char prev[256];
+    int src = gs_store_change_find(e->store, c->id, c->digest, &same, &status, prev, sizeof prev);
+    if (src == GS_OK) {
       if (c->seq > 0 && (rc = record_seq(e, b, c->seq))) return rc;
       if (!same) {
         snprintf(detail, sizeof detail, "change id %s was already used for a different change", c->id);
@@ -907,8 +784,7 @@ static int apply_change_in(gs_engine *e, batch_ctx *b, const cJSON *cj, change *
       }
       return add_rejected(b, c->id, c->seq, status, prev[0] ? prev : NULL);
     }
-    sqlite3_reset(s);
-    if (src != SQLITE_DONE) return gs_store_err(src);
+    if (src != GS_ENOTFOUND) return src;
   }
   if (rc) return reject(e, b, c, rc, detail);
 
@@ -917,13 +793,7 @@ static int apply_change_in(gs_engine *e, batch_ctx *b, const cJSON *cj, change *
     gs_hlc t = gs_hlc_tick(&e->hlc, b->now);
     gs_warn("engine: device %s change %s: hlc %lld is %llds ahead of the server; clamped to %lld", b->device, c->id,
             (long long)c->ver.ms, (long long)((c->ver.ms - b->now) / 1000), (long long)t.ms);
-    sqlite3_stmt *s = stmt(e, ST_SKEW_INS);
-    sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, b->device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, c->ver.ms);
-    sqlite3_bind_int64(s, 4, b->now);
-    sqlite3_bind_int64(s, 5, b->now);
-    if ((rc = step_done(e, s))) return rc;
+    if ((rc = gs_store_skew_log(e->store, c->id, b->device, c->ver.ms, b->now, b->now))) return rc;
     c->ver.ms = t.ms;
     c->ver.c = t.c;
     c->clamped = 1;
@@ -959,18 +829,12 @@ static int batch_error_ack(gs_engine *e, gs_buf *ack, const char *batch, int64_t
   return rc;
 }
 
+/* 1 when device is registered (with *enabled and *acked), 0 when not, < 0 a
+ * negated gs_err. */
 static int device_row(gs_engine *e, const char *device, int *enabled, int64_t *acked) {
-  sqlite3_stmt *s = stmt(e, ST_DEV_GET);
-  sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(s);
-  int found = rc == SQLITE_ROW;
-  if (found) {
-    *enabled = sqlite3_column_int(s, 0);
-    *acked = sqlite3_column_int64(s, 1);
-  }
-  sqlite3_reset(s);
-  if (!found && rc != SQLITE_DONE) return -gs_store_err(rc);
-  return found;
+  int rc = gs_store_device_get(e->store, device, enabled, acked);
+  if (rc == GS_ENOTFOUND) return 0;
+  return rc ? -rc : 1;
 }
 
 /* Applies one batch inside an open transaction; fills ack. */
@@ -1031,11 +895,7 @@ static int apply_batch(gs_engine *e, const gs_batch_in *in, gs_buf *ack) {
   cJSON_ArrayForEach(cj, changes) {
     if ((rc = apply_change(e, &b, cj))) goto out;
   }
-  sqlite3_stmt *s = stmt(e, ST_DEV_UPD);
-  sqlite3_bind_text(s, 1, b.device, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 2, b.acked_seq);
-  sqlite3_bind_int64(s, 3, b.now);
-  if ((rc = step_done(e, s))) goto out;
+  if ((rc = gs_store_device_seen(e->store, b.device, b.acked_seq, b.now))) goto out;
   if (e->hooks.device && (rc = e->hooks.device(e->hooks.ctx, b.device, b.now))) goto out;
   rc = gs_buf_puts(ack, "{\"v\":1,\"batch\":");
   if (!rc) rc = gs_buf_json_str(ack, batch);
@@ -1053,20 +913,7 @@ out:
   return rc;
 }
 
-static int save_meta(gs_engine *e) {
-  const struct {
-    const char *k;
-    int64_t v;
-  } kv[] = {{"rev", e->rev}, {"hlc_ms", e->hlc.ms}, {"hlc_c", e->hlc.c}};
-  for (size_t i = 0; i < 3; i++) {
-    sqlite3_stmt *s = stmt(e, ST_META_SET);
-    sqlite3_bind_text(s, 1, kv[i].k, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, kv[i].v);
-    int rc = step_done(e, s);
-    if (rc) return rc;
-  }
-  return GS_OK;
-}
+static int save_meta(gs_engine *e) { return gs_store_sync_meta_save(e->store, e->rev, e->hlc.ms, e->hlc.c); }
 
 int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf *acks) {
   int64_t rev0 = e->rev;
@@ -1078,8 +925,8 @@ int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf 
     gs_free(len0);
     return GS_EIO;
   }
-  gs_checkpointer_writer_turn(e->ckpt, e->db);
-  int rc = gs_store_exec(e->db, "BEGIN IMMEDIATE");
+  gs_store_writer_turn(e->store, e->ckpt);
+  int rc = gs_store_begin(e->store);
   if (rc) {
     gs_free(len0);
     return rc;
@@ -1087,11 +934,11 @@ int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf 
   for (size_t i = 0; !rc && i < n; i++) rc = apply_batch(e, &in[i], &acks[i]);
   if (!rc) rc = save_meta(e);
   if (!rc && e->hooks.precommit) rc = e->hooks.precommit(e->hooks.ctx);
-  if (!rc) rc = gs_store_exec(e->db, "COMMIT");
+  if (!rc) rc = gs_store_commit(e->store);
   if (rc) {
     gs_warn("engine: batch transaction of %zu batch(es) rolled back: %s; no ack sent, devices will retry", n,
             gs_strerror(rc));
-    sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+    gs_store_rollback(e->store);
     e->rev = rev0;
     e->hlc = hlc0;
     for (size_t i = 0; i < n; i++) {
@@ -1104,6 +951,7 @@ int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf 
     e->commits++;
     if (e->ws) gs_walsync_committed(e->ws, e->commits);
   }
+  gs_store_sync_end_reads(e->store);
   if (e->hooks.end) e->hooks.end(e->hooks.ctx, rc == GS_OK);
   gs_free(len0);
   return rc;
@@ -1128,10 +976,39 @@ static int pull_error(gs_buf *page, int64_t since, const char *req, int err, con
   return rc ? rc : gs_buf_puts(page, "}");
 }
 
+struct pull_ctx {
+  gs_buf ents;
+  int64_t limit, n, next;
+  int more;
+};
+
+static int pull_row(void *ctx, const gs_store_pull_row *r) {
+  struct pull_ctx *p = ctx;
+  if (p->n == p->limit) {
+    p->more = 1;
+    return GS_STORE_STOP;
+  }
+  gs_buf *ents = &p->ents;
+  int rc = gs_buf_puts(ents, p->n ? ",{\"type\":" : "{\"type\":");
+  if (!rc) rc = gs_buf_json_str(ents, r->type);
+  if (!rc) rc = gs_buf_puts(ents, ",\"id\":");
+  if (!rc) rc = gs_buf_json_str(ents, r->id);
+  if (!rc) rc = gs_buf_printf(ents, ",\"rev\":%lld,\"fields\":", (long long)r->rev);
+  /* stored canonical JSON goes out as is: no re-serialisation */
+  if (!rc) rc = gs_buf_append(ents, r->fields.p, r->fields.len);
+  if (!rc) rc = gs_buf_puts(ents, ",\"ver\":");
+  if (!rc) rc = gs_buf_append(ents, r->ver.p, r->ver.len);
+  if (!rc) rc = gs_buf_puts(ents, "}");
+  p->next = r->rev;
+  p->n++;
+  return rc;
+}
+
 int gs_engine_pull(gs_engine *e, const char *device, const char *payload, size_t len, gs_buf *page) {
   int enabled = 0;
   int64_t acked = 0, since = 0, limit = e->cfg.pull_limit_default;
   int found = gs_valid_device_id(device) ? device_row(e, device, &enabled, &acked) : 0;
+  gs_store_sync_end_reads(e->store); /* a pull runs outside a transaction: keep no snapshot */
   if (found < 0) return -found;
   if (len > 4096 || !gs_valid_utf8(payload, len))
     return pull_error(page, -1, NULL, GS_EBAD_JSON, "pull request is not valid");
@@ -1155,34 +1032,11 @@ int gs_engine_pull(gs_engine *e, const char *device, const char *payload, size_t
     return pull_error(page, since, req[0] ? req : NULL, GS_EUNKNOWN_DEVICE,
                       "device is not registered or is disabled; ask an administrator");
   if (limit > e->cfg.pull_limit_max) limit = e->cfg.pull_limit_max;
-  sqlite3_stmt *st = stmt(e, ST_PULL);
-  sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, since);
-  sqlite3_bind_int64(st, 3, limit + 1);
-  gs_buf ents = GS_BUF_INIT;
-  int64_t next = since, n = 0;
-  int more = 0, rc = GS_OK, src;
-  while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
-    if (n == limit) {
-      more = 1;
-      break;
-    }
-    int64_t rev = sqlite3_column_int64(st, 2);
-    rc = gs_buf_puts(&ents, n ? ",{\"type\":" : "{\"type\":");
-    if (!rc) rc = gs_buf_json_str(&ents, (const char *)sqlite3_column_text(st, 0));
-    if (!rc) rc = gs_buf_puts(&ents, ",\"id\":");
-    if (!rc) rc = gs_buf_json_str(&ents, (const char *)sqlite3_column_text(st, 1));
-    if (!rc) rc = gs_buf_printf(&ents, ",\"rev\":%lld,\"fields\":", (long long)rev);
-    /* stored canonical JSON goes out as is: no re-serialisation */
-    if (!rc) rc = gs_buf_append(&ents, sqlite3_column_text(st, 3), (size_t)sqlite3_column_bytes(st, 3));
-    if (!rc) rc = gs_buf_puts(&ents, ",\"ver\":");
-    if (!rc) rc = gs_buf_append(&ents, sqlite3_column_text(st, 4), (size_t)sqlite3_column_bytes(st, 4));
-    if (!rc) rc = gs_buf_puts(&ents, "}");
-    next = rev;
-    n++;
-  }
-  if (!rc && !more && src != SQLITE_DONE) rc = gs_store_err(src);
-  sqlite3_reset(st);
+  struct pull_ctx p = {.ents = GS_BUF_INIT, .limit = limit, .next = since};
+  int rc = gs_store_entity_pull(e->store, device, since, limit + 1, pull_row, &p);
+  gs_buf ents = p.ents;
+  int64_t next = p.next;
+  int more = p.more;
   if (!rc)
     rc = gs_buf_printf(page, "{\"v\":1,\"since\":%lld,%s%s%s\"next\":%lld,\"more\":%s,\"entities\":[", (long long)since,
                        req[0] ? "\"req\":\"" : "", req, req[0] ? "\"," : "", (long long)next, more ? "true" : "false");
