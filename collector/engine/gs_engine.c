@@ -21,6 +21,7 @@
 #include "gs_hlc.h"
 #include "gs_json.h"
 #include "gs_log.h"
+#include "gs_merge.h"
 #include "gs_mem.h"
 #include "gs_schema.h"
 #include "gs_store.h"
@@ -37,10 +38,9 @@ struct gs_engine {
   gs_walsync *ws;   /* NULL: SQLite syncs inside COMMIT */
   uint64_t commits; /* number of the last commit of apply_group */
   /* scratch buffers reused across writes (capacity kept, no malloc per write) */
-  gs_buf sf, sv, sh, sx;
+  gs_merge *merge;     /* merge scratch, kept across changes */
   gs_store_entity ent; /* the entity row being merged (buffers reused) */
   gs_buf body;         /* a stored change's body (conflicts) */
-  int fast_create;     /* 1: new entities bypass the cJSON merge (gs_engine_set_fast_create) */
 };
 
 /* Per-batch accounting, turned into the ack. */
@@ -93,7 +93,7 @@ void gs_engine_config_defaults(gs_engine_config *c) {
 
 sqlite3 *gs_engine_db(gs_engine *e) { return gs_store_raw(e->store); }
 gs_store *gs_engine_store(gs_engine *e) { return e->store; }
-void gs_engine_set_fast_create(gs_engine *e, int on) { e->fast_create = on != 0; }
+void gs_engine_set_fast_create(gs_engine *e, int on) { gs_merge_set_fast_create(e->merge, on); }
 int64_t gs_engine_rev(const gs_engine *e) { return e->rev; }
 
 int64_t gs_engine_now(const gs_engine *e) { return now_ms(e); }
@@ -129,7 +129,7 @@ int gs_engine_open(gs_engine **out, const gs_engine_config *cfg, char *err, size
   gs_engine *e = gs_calloc(1, sizeof *e);
   if (!e) return GS_ENOMEM;
   e->cfg = *cfg;
-  e->fast_create = 1;
+  if ((rc = gs_merge_new(&e->merge))) goto fail;
   if ((rc = gs_schema_load_builtin(&e->schema, err, errlen))) goto fail;
   int ws = cfg->wal_sync_thread && cfg->synchronous == 2;
   if ((rc = gs_store_open(&e->store, cfg->db_path, ws ? 1 : cfg->synchronous, err, errlen))) goto fail;
@@ -169,10 +169,7 @@ void gs_engine_close(gs_engine *e) {
   if (!e) return;
   gs_walsync_stop(e->ws);
   gs_checkpointer_stop(e->ckpt);
-  gs_buf_free(&e->sf);
-  gs_buf_free(&e->sv);
-  gs_buf_free(&e->sh);
-  gs_buf_free(&e->sx);
+  gs_merge_free(e->merge);
   gs_buf_free(&e->ent.grid);
   gs_buf_free(&e->ent.fields);
   gs_buf_free(&e->ent.ver);
@@ -260,22 +257,6 @@ static int reject(gs_engine *e, batch_ctx *b, const change *c, int err, const ch
 /* ------------------------------------------------------------------ */
 /* Decoding and validation                                              */
 
-static int parse_ver(const cJSON *a, gs_ver *v) {
-  /* [ms, counter, "device"] */
-  int64_t ms, c;
-  if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 3) return 0;
-  const cJSON *d = cJSON_GetArrayItem(a, 2);
-  if (!gs_json_int(cJSON_GetArrayItem(a, 0), 0, GS_HLC_MAX_MS, &ms) ||
-      !gs_json_int(cJSON_GetArrayItem(a, 1), 0, GS_HLC_MAX_COUNTER, &c) || !cJSON_IsString(d) ||
-      !gs_valid_device_id(d->valuestring))
-    return 0;
-  v->present = 1;
-  v->ms = ms;
-  v->c = (int32_t)c;
-  snprintf(v->dev, sizeof v->dev, "%s", d->valuestring);
-  return 1;
-}
-
 /* Validates everything that does not depend on the stored state. */
 static int decode_change(gs_engine *e, batch_ctx *b, const cJSON *cj, change *c, char *detail, size_t dl) {
   memset(c, 0, sizeof *c);
@@ -338,7 +319,7 @@ static int decode_change(gs_engine *e, batch_ctx *b, const cJSON *cj, change *c,
     const cJSON *bv;
     cJSON_ArrayForEach(bv, c->base) {
       gs_ver v;
-      if (!parse_ver(bv, &v)) {
+      if (!gs_merge_ver_parse(bv, &v)) {
         snprintf(detail, dl, "base of field '%.64s' must be [ms, counter, \"device\"]", bv->string);
         return GS_EBAD_CHANGE;
       }
@@ -388,100 +369,6 @@ static int grid_allowed(gs_engine *e, batch_ctx *b, const char *grid) {
   return ok;
 }
 
-static cJSON *ver_json(const gs_ver *v) {
-  cJSON *a = cJSON_CreateArray();
-  if (!a) return NULL;
-  cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v->ms));
-  cJSON_AddItemToArray(a, cJSON_CreateNumber(v->c));
-  cJSON_AddItemToArray(a, cJSON_CreateString(v->dev));
-  if (cJSON_GetArraySize(a) != 3) { /* an element failed to allocate */
-    cJSON_Delete(a);
-    return NULL;
-  }
-  return a;
-}
-
-static char *ver_text(const gs_ver *v) {
-  char buf[128];
-  snprintf(buf, sizeof buf, "[%lld,%d,\"%s\"]", (long long)v->ms, v->c, v->dev);
-  return gs_strdup(buf);
-}
-
-/* A hist entry is one string (one JSON node, cheap to parse and print):
- *   "ms:c:dev:base_ms:base_c:base_dev:change:valhash"
- * base_dev is empty when the writer had no version of the field. Device and
- * change ids are [A-Za-z0-9_-], so ':' never occurs inside a part. */
-/* Appends the decimal digits of v (>= 0) at p; returns the new end. */
-static char *put_uint(char *p, uint64_t v) {
-  char tmp[24], *t = tmp + sizeof tmp;
-  do {
-    *--t = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  size_t n = (size_t)(tmp + sizeof tmp - t);
-  memcpy(p, t, n);
-  return p + n;
-}
-
-static char *put_str(char *p, const char *s) {
-  size_t n = strlen(s);
-  memcpy(p, s, n);
-  return p + n;
-}
-
-/* out needs 2 x 20 digits + 2 x 5 + 2 x 64 (devices) + 64 (change) + 16 + 7 colons + NUL = 273 bytes at most
- * (GS_HIST_MAX) for the ids decode_change admits; longer parts are refused. */
-#define GS_HIST_MAX 288
-static int hist_format(char *out, size_t n, const gs_ver *v, const gs_ver *base, const char *chg, const char *vh) {
-  if (n < GS_HIST_MAX || strlen(v->dev) > 64 || strlen(base->dev) > 64 || strlen(chg) > 64 || strlen(vh) > 16) return 0;
-  char *p = out;
-  p = put_uint(p, (uint64_t)v->ms);
-  *p++ = ':';
-  p = put_uint(p, (uint64_t)v->c);
-  *p++ = ':';
-  p = put_str(p, v->dev);
-  *p++ = ':';
-  p = put_uint(p, base->present ? (uint64_t)base->ms : 0);
-  *p++ = ':';
-  p = put_uint(p, base->present ? (uint64_t)base->c : 0);
-  *p++ = ':';
-  p = put_str(p, base->present ? base->dev : "");
-  *p++ = ':';
-  p = put_str(p, chg);
-  *p++ = ':';
-  p = put_str(p, vh);
-  *p = '\0';
-  return 1;
-}
-
-/* Splits the next ':'-terminated part of *p into out (NUL-terminated). */
-static int hist_part(const char **p, char *out, size_t n) {
-  const char *e = strchr(*p, ':');
-  size_t len = e ? (size_t)(e - *p) : strlen(*p);
-  if (len >= n) return 0;
-  memcpy(out, *p, len);
-  out[len] = '\0';
-  *p += len + (e ? 1 : 0);
-  return 1;
-}
-
-static int hist_entry(const cJSON *h, gs_ver *ver, gs_ver *base, char chg[65], char vh[17]) {
-  if (!cJSON_IsString(h)) return 0;
-  const char *p = h->valuestring;
-  char ms[24], c[8], bms[24], bc[8];
-  if (!hist_part(&p, ms, sizeof ms) || !hist_part(&p, c, sizeof c) || !hist_part(&p, ver->dev, sizeof ver->dev) ||
-      !hist_part(&p, bms, sizeof bms) || !hist_part(&p, bc, sizeof bc) || !hist_part(&p, base->dev, sizeof base->dev) ||
-      !hist_part(&p, chg, 65) || !hist_part(&p, vh, 17))
-    return 0;
-  ver->present = 1;
-  ver->ms = strtoll(ms, NULL, 10);
-  ver->c = (int32_t)strtol(c, NULL, 10);
-  base->present = base->dev[0] != '\0';
-  base->ms = strtoll(bms, NULL, 10);
-  base->c = (int32_t)strtol(bc, NULL, 10);
-  return 1;
-}
-
 /* Value a stored change wrote to a field, as canonical JSON text (caller frees). */
 static char *stored_value(gs_engine *e, const char *chg, const char *field) {
   char *out = NULL;
@@ -499,78 +386,38 @@ static char *stored_value(gs_engine *e, const char *chg, const char *field) {
 static int log_conflict(gs_engine *e, batch_ctx *b, const change *c, const char *field, const cJSON *val,
                         const gs_ver *hver, const char *hchg) {
   int rc = GS_ENOMEM;
-  gs_buf mine = GS_BUF_INIT;
+  gs_buf mine = GS_BUF_INIT, myver = GS_BUF_INIT, hv = GS_BUF_INIT;
   char *theirs = stored_value(e, hchg, field);
-  char *myver = ver_text(&c->ver), *hv = ver_text(hver);
-  if (!myver || !hv || gs_json_canon(val, &mine)) goto out;
+  if (gs_merge_ver_text(&c->ver, &myver) || gs_merge_ver_text(hver, &hv) || gs_json_canon(val, &mine)) goto out;
   int mine_first = strcmp(c->id, hchg) < 0;
   const char *winner = gs_ver_cmp(&c->ver, hver) > 0 ? c->id : hchg;
   gs_store_conflict row = {.type = c->type, .entity = c->entity, .field = field, .winner = winner, .logged_ms = b->now};
   int m = mine_first ? 0 : 1;
   row.side[m].change = c->id;
   row.side[m].device = c->ver.dev;
-  row.side[m].ver = myver;
+  row.side[m].ver = myver.data;
   row.side[m].value = mine.data;
   row.side[1 - m].change = hchg;
   row.side[1 - m].device = hver->dev;
-  row.side[1 - m].ver = hv;
+  row.side[1 - m].ver = hv.data;
   row.side[1 - m].value = theirs;
   rc = gs_store_conflict_add(e->store, &row);
 out:
   gs_free(theirs);
-  gs_free(myver);
-  gs_free(hv);
+  gs_buf_free(&myver);
+  gs_buf_free(&hv);
   gs_buf_free(&mine);
   return rc;
 }
 
-typedef struct ent_row {
-  int exists;
-  int64_t rowid;
-  char *grid;
-  int64_t rev;
-  cJSON *fields, *ver, *hist;
-  char *before; /* canonical fields before, for the write hook */
-} ent_row;
-
-static void ent_free(ent_row *r) {
-  gs_free(r->grid);
-  gs_free(r->before);
-  cJSON_Delete(r->fields);
-  cJSON_Delete(r->ver);
-  cJSON_Delete(r->hist);
-}
-
-static int ent_load(gs_engine *e, const change *c, ent_row *r) {
-  memset(r, 0, sizeof *r);
-  gs_store_entity *se = &e->ent;
-  int rc = gs_store_entity_get(e->store, c->type, c->entity, se);
-  if (rc == GS_OK) {
-    r->exists = 1;
-    r->rowid = se->rowid;
-    r->grid = gs_strdup(se->grid.data);
-    r->rev = se->rev;
-    r->before = gs_strdup(se->fields.data);
-    r->fields = cJSON_Parse(se->fields.data);
-    r->ver = cJSON_Parse(se->ver.data);
-    r->hist = cJSON_Parse(se->hist.data);
-    if (!r->grid || !r->before || !r->fields || !r->ver || !r->hist) return GS_ENOMEM;
-    return GS_OK;
-  }
-  if (rc != GS_ENOTFOUND) return rc;
-  r->fields = cJSON_CreateObject();
-  r->ver = cJSON_CreateObject();
-  r->hist = cJSON_CreateObject();
-  return r->fields && r->ver && r->hist ? GS_OK : GS_ENOMEM;
-}
-
 /* Authorisation and required-on-create: errors here are rejections. */
-static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, const ent_row *r, char *detail, size_t dl) {
+/* grid: the stored entity's grid, NULL when the entity is new. */
+static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, const char *grid, char *detail, size_t dl) {
   const cJSON *g = cJSON_GetObjectItemCaseSensitive(c->set, "grid");
-  int ok = r->exists ? grid_allowed(e, b, r->grid) : 1;
+  int ok = grid ? grid_allowed(e, b, grid) : 1;
   if (ok < 0) return -ok;
   if (!ok) {
-    snprintf(detail, dl, "%s %s belongs to grid %s, which this device may not write", c->type, c->entity, r->grid);
+    snprintf(detail, dl, "%s %s belongs to grid %s, which this device may not write", c->type, c->entity, grid);
     return GS_EFORBIDDEN_GRID;
   }
   if (g && cJSON_IsNull(g)) {
@@ -583,7 +430,7 @@ static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, cons
     snprintf(detail, dl, "grid %.64s is not one of this device's grids", g->valuestring);
     return GS_EFORBIDDEN_GRID;
   }
-  if (!r->exists) {
+  if (!grid) {
     for (size_t i = 0; i < c->tdef->nfields; i++) {
       const gs_field_def *fd = &c->tdef->fields[i];
       const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->set, fd->name);
@@ -596,168 +443,43 @@ static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, cons
   return GS_OK;
 }
 
-static int write_entity(gs_engine *e, const change *c, ent_row *r, int changed) {
-  gs_buf *fp = &e->sf, *vp = &e->sv, *hp = &e->sh;
-  gs_buf_reset(fp);
-  gs_buf_reset(vp);
-  gs_buf_reset(hp);
-  int rc = gs_json_canon(r->fields, fp);
-  if (!rc) rc = gs_json_canon(r->ver, vp);
-  if (!rc) rc = gs_json_canon(r->hist, hp);
-  const cJSON *g = cJSON_GetObjectItemCaseSensitive(r->fields, "grid");
-  if (!rc && !cJSON_IsString(g)) rc = GS_EINTERNAL;
-  if (rc) goto out;
-  int64_t rev = r->rev;
-  if (changed || !r->exists) rev = ++e->rev;
-  gs_store_text ft = {fp->data, fp->len}, vt = {vp->data, vp->len}, ht = {hp->data, hp->len};
-  if (r->exists) rc = gs_store_entity_update(e->store, r->rowid, g->valuestring, rev, &ft, &vt, &ht);
-  else rc = gs_store_entity_insert(e->store, c->type, c->entity, g->valuestring, rev, &ft, &vt, &ht);
-  if (!rc && (changed || !r->exists) && e->hooks.write)
-    rc = e->hooks.write(e->hooks.ctx, c->type, c->entity, r->exists ? r->before : NULL, r->fields);
-out:
+struct conflict_ctx {
+  gs_engine *e;
+  batch_ctx *b;
+  const change *c;
+  int *conflicted;
+};
+
+static int on_conflict(void *ctx, const char *field, const cJSON *value, const gs_merge_hist *theirs) {
+  struct conflict_ctx *x = ctx;
+  int rc = log_conflict(x->e, x->b, x->c, field, value, &theirs->ver, theirs->change);
+  if (!rc) *x->conflicted = 1;
   return rc;
 }
 
-/* The value hash of f, a member of c's set: FNV-1a of its canonical text,
- * which is a span of the change's canonical text already made. */
-static int value_hash(gs_engine *e, const change *c, const cJSON *f, char vh[17]) {
-  for (size_t i = 0; c->sp.found && i < c->sp.n; i++)
-    if (c->sp.m[i].value == f) {
-      gs_json_hex64(gs_json_fnv(c->canon.data + c->sp.m[i].off, c->sp.m[i].len), vh);
-      return GS_OK;
-    }
-  return gs_json_hash_hex(f, &e->sx, vh);
-}
-
-/* A new entity: every field of the set wins (there is nothing to merge with
- * and no earlier write to conflict with), so the stored texts are written
- * straight from the change's canonical text rather than through cJSON trees:
- * fields is the canonical set; ver and hist hold this change's version for
- * each field. The bytes are those the general path (merge + write_entity)
- * produces; tests/unit/test_engine.c compares the two. */
-static int create_entity(gs_engine *e, const change *c) {
-  const gs_canon_spans *sp = &c->sp;
-  gs_buf *vp = &e->sv, *hp = &e->sh;
-  gs_buf_reset(vp);
-  gs_buf_reset(hp);
-  const cJSON *g = cJSON_GetObjectItemCaseSensitive(c->set, "grid");
-  if (!cJSON_IsString(g)) return GS_EINTERNAL;
-  char verb[128], *q = verb; /* [ms,counter,"device"] */
-  *q++ = '[';
-  q = put_uint(q, (uint64_t)c->ver.ms);
-  *q++ = ',';
-  q = put_uint(q, (uint64_t)c->ver.c);
-  *q++ = ',';
-  *q++ = '"';
-  q = put_str(q, c->ver.dev); /* a device id: [a-z0-9-], nothing to escape */
-  *q++ = '"';
-  *q++ = ']';
-  int rc = gs_buf_puts(vp, "{");
-  if (!rc) rc = gs_buf_puts(hp, "{");
-  for (size_t i = 0; !rc && i < sp->n; i++) {
-    const char *key = sp->m[i].key;
-    char vh[17], hbuf[GS_HIST_MAX];
-    gs_ver base = {0};
-    if (c->base) parse_ver(cJSON_GetObjectItemCaseSensitive(c->base, key), &base);
-    gs_json_hex64(gs_json_fnv(c->canon.data + sp->m[i].off, sp->m[i].len), vh);
-    if (!hist_format(hbuf, sizeof hbuf, &c->ver, &base, c->id, vh)) return GS_EINTERNAL;
-    if (i && ((rc = gs_buf_puts(vp, ",")) || (rc = gs_buf_puts(hp, ",")))) break;
-    if (!rc) rc = gs_buf_json_str(vp, key);
-    if (!rc) rc = gs_buf_puts(vp, ":");
-    if (!rc) rc = gs_buf_append(vp, verb, (size_t)(q - verb));
-    if (!rc) rc = gs_buf_json_str(hp, key);
-    if (!rc) rc = gs_buf_puts(hp, ":[");
-    if (!rc) rc = gs_buf_json_str(hp, hbuf);
-    if (!rc) rc = gs_buf_puts(hp, "]");
-  }
-  if (!rc) rc = gs_buf_puts(vp, "}");
-  if (!rc) rc = gs_buf_puts(hp, "}");
-  if (rc) return rc;
-  int64_t rev = ++e->rev;
-  gs_store_text ft = {c->canon.data + sp->off, sp->len}, vt = {vp->data, vp->len}, ht = {hp->data, hp->len};
-  rc = gs_store_entity_insert(e->store, c->type, c->entity, g->valuestring, rev, &ft, &vt, &ht);
-  if (!rc && e->hooks.write) rc = e->hooks.write(e->hooks.ctx, c->type, c->entity, NULL, c->set);
-  return rc;
-}
-
-/* Merges a validated change into the entity. *conflicted is set when this
- * change conflicts with an earlier one. Returns a rejection code (with
- * detail), or a local error, or GS_OK. */
+/* Merges a validated change into the entity (gs_merge.h) and writes it back.
+ * *conflicted is set when this change conflicts with an earlier one. Returns
+ * a rejection code (with detail), or a local error, or GS_OK. */
 static int merge(gs_engine *e, batch_ctx *b, const change *c, int *conflicted, char *detail, size_t dl) {
-  ent_row r;
-  int rc = ent_load(e, c, &r);
-  if (rc) goto out;
-  if ((rc = check_against_state(e, b, c, &r, detail, dl))) goto out;
-  if (!r.exists && c->sp.found && e->fast_create) {
-    rc = create_entity(e, c);
-    goto out;
-  }
-  int changed = 0;
-  const cJSON *f;
-  cJSON_ArrayForEach(f, c->set) {
-    char vh[17];
-    if ((rc = value_hash(e, c, f, vh))) goto out;
-    gs_ver base = {0};
-    if (c->base) parse_ver(cJSON_GetObjectItemCaseSensitive(c->base, f->string), &base);
-    /* conflicts against every earlier accepted write of this field */
-    cJSON *hl = cJSON_GetObjectItemCaseSensitive(r.hist, f->string);
-    const cJSON *h;
-    cJSON_ArrayForEach(h, hl) {
-      gs_ver hv, hb;
-      char hchg[65], hvh[17];
-      if (!hist_entry(h, &hv, &hb, hchg, hvh)) continue;
-      if (strcmp(hv.dev, c->ver.dev) == 0 || strcmp(hvh, vh) == 0) continue;
-      if (gs_ver_cmp(&c->ver, &hb) > 0 && gs_ver_cmp(&hv, &base) > 0) {
-        if ((rc = log_conflict(e, b, c, f->string, f, &hv, hchg))) goto out;
-        *conflicted = 1;
-      }
-    }
-    /* remember this write for later conflict checks */
-    char hbuf[GS_HIST_MAX];
-    cJSON *entry = hist_format(hbuf, sizeof hbuf, &c->ver, &base, c->id, vh) ? cJSON_CreateString(hbuf) : NULL;
-    if (!entry) {
-      rc = GS_ENOMEM;
-      goto out;
-    }
-    if (!hl) {
-      hl = cJSON_AddArrayToObject(r.hist, f->string);
-      if (!hl) {
-        cJSON_Delete(entry);
-        rc = GS_ENOMEM;
-        goto out;
-      }
-    }
-    cJSON_AddItemToArray(hl, entry);
-    /* last writer wins */
-    gs_ver cur = {0};
-    parse_ver(cJSON_GetObjectItemCaseSensitive(r.ver, f->string), &cur);
-    if (gs_ver_cmp(&c->ver, &cur) > 0) {
-      cJSON *nv = cJSON_Duplicate(f, 1), *vj = ver_json(&c->ver);
-      if (!nv || !vj) {
-        cJSON_Delete(nv);
-        cJSON_Delete(vj);
-        rc = GS_ENOMEM;
-        goto out;
-      }
-      cJSON_DeleteItemFromObjectCaseSensitive(r.fields, f->string);
-      cJSON_DeleteItemFromObjectCaseSensitive(r.ver, f->string);
-      if (!cJSON_AddItemToObject(r.fields, f->string, nv)) { /* the key copy failed */
-        cJSON_Delete(nv);
-        cJSON_Delete(vj);
-        rc = GS_ENOMEM;
-        goto out;
-      }
-      if (!cJSON_AddItemToObject(r.ver, f->string, vj)) {
-        cJSON_Delete(vj);
-        rc = GS_ENOMEM;
-        goto out;
-      }
-      changed = 1;
-    }
-  }
-  rc = write_entity(e, c, &r, changed);
-out:
-  ent_free(&r);
+  gs_store_entity *se = &e->ent;
+  int rc = gs_store_entity_get(e->store, c->type, c->entity, se);
+  int exists = rc == GS_OK;
+  if (rc && rc != GS_ENOTFOUND) return rc;
+  if ((rc = check_against_state(e, b, c, exists ? se->grid.data : NULL, detail, dl))) return rc;
+  gs_merge_change mc = {
+      .id = c->id, .ver = c->ver, .base = c->base, .set = c->set, .canon = c->canon.data, .sp = &c->sp};
+  gs_merge_stored st = {se->fields.data, se->ver.data, se->hist.data};
+  struct conflict_ctx x = {e, b, c, conflicted};
+  gs_merge_result r;
+  if ((rc = gs_merge_apply(e->merge, &mc, exists ? &st : NULL, on_conflict, &x, &r))) return rc;
+  if (!r.grid) return GS_EINTERNAL; /* check_against_state and the schema guarantee a grid */
+  int64_t rev = exists ? se->rev : 0;
+  if (r.changed || !exists) rev = ++e->rev;
+  gs_store_text ft = {r.fields, r.fields_len}, vt = {r.ver, r.ver_len}, ht = {r.hist, r.hist_len};
+  if (exists) rc = gs_store_entity_update(e->store, se->rowid, r.grid, rev, &ft, &vt, &ht);
+  else rc = gs_store_entity_insert(e->store, c->type, c->entity, r.grid, rev, &ft, &vt, &ht);
+  if (!rc && (r.changed || !exists) && e->hooks.write)
+    rc = e->hooks.write(e->hooks.ctx, c->type, c->entity, exists ? se->fields.data : NULL, r.after);
   return rc;
 }
 
