@@ -6,6 +6,12 @@
  * changes' own versions and bases, and the device's seq watermark. All of a
  * batch (or of a group of batches) is one transaction; the ack is built only
  * for the caller to publish after the commit.
+ *
+ * This file only orchestrates: the codec (gs_codec.h) reads the documents
+ * and writes the replies, the merge (gs_merge.h) computes an entity's new
+ * stored texts, the store (gs_store.h, "gs_store_sync.c") holds the rows;
+ * here are the batch loop, the transaction and its durability, and the
+ * status hooks.
  */
 #include "gs_engine.h"
 
@@ -16,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "gs_checkpoint.h"
+#include "gs_codec.h"
 #include "gs_walsync.h"
 #include "gs_error.h"
 #include "gs_hlc.h"
@@ -37,10 +44,11 @@ struct gs_engine {
   gs_checkpointer *ckpt;
   gs_walsync *ws;   /* NULL: SQLite syncs inside COMMIT */
   uint64_t commits; /* number of the last commit of apply_group */
-  /* scratch buffers reused across writes (capacity kept, no malloc per write) */
-  gs_merge *merge;     /* merge scratch, kept across changes */
+  /* scratch reused across changes (capacity kept, no malloc per change) */
+  gs_merge *merge;
   gs_store_entity ent; /* the entity row being merged (buffers reused) */
   gs_buf body;         /* a stored change's body (conflicts) */
+  gs_buf canon;        /* the current change's canonical text (gs_codec_change_parse) */
 };
 
 /* Per-batch accounting, turned into the ack. */
@@ -48,10 +56,7 @@ typedef struct batch_ctx {
   const char *device;
   int64_t now;
   int64_t acked_seq;
-  int applied, duplicates;
-  gs_buf rejected;  /* JSON array members */
-  gs_buf conflicts; /* JSON array members */
-  int nrejected, nconflicts;
+  gs_codec_ack ack; /* counts, rejections and conflicts for the ack */
   /* grids this batch asked about, with the answer (device_grid lookups) */
   struct {
     char grid[65];
@@ -63,19 +68,8 @@ typedef struct batch_ctx {
 
 /* One validated change. */
 typedef struct change {
-  const cJSON *json;
-  const char *id;
-  int64_t seq;
-  const char *type;
-  const gs_type_def *tdef;
-  const char *entity;
-  gs_ver ver;
-  const cJSON *base;
-  const cJSON *set;
-  int clamped;
-  unsigned char digest[32];
-  gs_buf canon;      /* canonical text of json: digested once, stored as the body */
-  gs_canon_spans sp; /* where set and each of its values lie in canon */
+  gs_codec_change d; /* as the codec read it */
+  int clamped;       /* the hlc was too far ahead and was replaced (stored with the change) */
 } change;
 
 static int64_t now_ms(const gs_engine *e) { return e->cfg.clock ? e->cfg.clock(e->cfg.clock_ctx) : gs_now_ms(); }
@@ -175,6 +169,7 @@ void gs_engine_close(gs_engine *e) {
   gs_buf_free(&e->ent.ver);
   gs_buf_free(&e->ent.hist);
   gs_buf_free(&e->body);
+  gs_buf_free(&e->canon);
   gs_store_close(e->store);
   gs_schema_free(e->schema);
   gs_free(e);
@@ -206,36 +201,21 @@ static int record_seq(gs_engine *e, batch_ctx *b, int64_t seq) {
 }
 
 /* ------------------------------------------------------------------ */
-/* Accounting                                                           */
-
-static int add_rejected(batch_ctx *b, const char *id, int64_t seq, int err, const char *detail) {
-  gs_buf *r = &b->rejected;
-  int rc = gs_buf_puts(r, b->nrejected++ ? ",{\"id\":" : "{\"id\":");
-  if (!rc) rc = id ? gs_buf_json_str(r, id) : gs_buf_puts(r, "null");
-  if (!rc) rc = seq > 0 ? gs_buf_printf(r, ",\"seq\":%lld", (long long)seq) : gs_buf_puts(r, ",\"seq\":null");
-  if (!rc) rc = gs_buf_printf(r, ",\"error\":\"%s\",\"detail\":", gs_errname(err));
-  if (!rc) rc = gs_buf_json_str(r, detail ? detail : gs_strerror(err));
-  return rc ? rc : gs_buf_puts(r, "}");
-}
-
-static int add_conflict_id(batch_ctx *b, const char *id) {
-  if (b->nconflicts++ && gs_buf_puts(&b->conflicts, ",")) return GS_ENOMEM;
-  return gs_buf_json_str(&b->conflicts, id);
-}
+/* Change log                                                           */
 
 static int store_change(gs_engine *e, batch_ctx *b, const change *c, int status, const char *detail) {
-  /* the canonical text decode_change digested is the stored body */
-  const gs_buf *body = &c->canon;
-  gs_store_change row = {.id = c->id,
+  /* the canonical text the codec digested is the stored body */
+  const gs_buf *body = c->d.canon;
+  gs_store_change row = {.id = c->d.id,
                          .device = b->device,
-                         .seq = c->seq,
-                         .type = c->type,
-                         .entity = c->entity,
-                         .has_hlc = c->ver.present,
-                         .hlc_ms = c->ver.ms,
-                         .hlc_c = c->ver.c,
+                         .seq = c->d.seq,
+                         .type = c->d.type,
+                         .entity = c->d.entity,
+                         .has_hlc = c->d.ver.present,
+                         .hlc_ms = c->d.ver.ms,
+                         .hlc_c = c->d.ver.c,
                          .clamped = c->clamped,
-                         .digest = c->digest,
+                         .digest = c->d.digest,
                          .status = status,
                          .detail = detail,
                          .received_ms = b->now,
@@ -248,107 +228,10 @@ static int store_change(gs_engine *e, batch_ctx *b, const change *c, int status,
  * gets the same answer, its seq accounted, listed in the ack. */
 static int reject(gs_engine *e, batch_ctx *b, const change *c, int err, const char *detail) {
   int rc = GS_OK;
-  if (c->id) rc = store_change(e, b, c, err, detail);
-  if (!rc && c->seq > 0) rc = record_seq(e, b, c->seq);
-  if (!rc) rc = add_rejected(b, c->id, c->seq, err, detail);
+  if (c->d.id) rc = store_change(e, b, c, err, detail);
+  if (!rc && c->d.seq > 0) rc = record_seq(e, b, c->d.seq);
+  if (!rc) rc = gs_codec_ack_rejected(&b->ack, c->d.id, c->d.seq, err, detail);
   return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* Decoding and validation                                              */
-
-/* Validates everything that does not depend on the stored state. */
-static int decode_change(gs_engine *e, batch_ctx *b, const cJSON *cj, change *c, char *detail, size_t dl) {
-  memset(c, 0, sizeof *c);
-  c->json = cj;
-  if (!cJSON_IsObject(cj)) {
-    snprintf(detail, dl, "change is not a JSON object");
-    return GS_EBAD_CHANGE;
-  }
-  const cJSON *x = cJSON_GetObjectItemCaseSensitive(cj, "seq");
-  if (!gs_json_int(x, 1, INT64_C(9007199254740991), &c->seq)) c->seq = 0;
-  x = cJSON_GetObjectItemCaseSensitive(cj, "id");
-  if (!cJSON_IsString(x) || !gs_valid_entity_id(x->valuestring)) {
-    snprintf(detail, dl, "\"id\" must be a string of [A-Za-z0-9_-]{1,64}");
-    return GS_EBAD_CHANGE;
-  }
-  c->id = x->valuestring;
-  /* same bytes as gs_json_digest(cj), kept for store_change */
-  int rc = gs_json_canon_spans(cj, "set", &c->canon, &c->sp);
-  if (!rc) rc = gs_sha256(c->canon.data, c->canon.len, c->digest);
-  if (rc) return rc;
-  if (c->seq == 0) {
-    snprintf(detail, dl, "\"seq\" must be an integer >= 1");
-    return GS_EBAD_CHANGE;
-  }
-  x = cJSON_GetObjectItemCaseSensitive(cj, "type");
-  if (!cJSON_IsString(x)) {
-    snprintf(detail, dl, "\"type\" must be a string");
-    return GS_EBAD_CHANGE;
-  }
-  c->type = x->valuestring;
-  if (!(c->tdef = gs_schema_type(e->schema, c->type))) {
-    snprintf(detail, dl, "type '%.64s' is not one of the schema's types", c->type);
-    c->type = NULL;
-    return GS_EUNKNOWN_TYPE;
-  }
-  x = cJSON_GetObjectItemCaseSensitive(cj, "entity");
-  if (!cJSON_IsString(x) || !gs_valid_entity_id(x->valuestring)) {
-    snprintf(detail, dl, "\"entity\" must be a string of [A-Za-z0-9_-]{1,64}");
-    return GS_EBAD_CHANGE;
-  }
-  c->entity = x->valuestring;
-  int64_t ms, cnt;
-  x = cJSON_GetObjectItemCaseSensitive(cj, "hlc");
-  if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 ||
-      !gs_json_int(cJSON_GetArrayItem(x, 0), 0, GS_HLC_MAX_MS, &ms) ||
-      !gs_json_int(cJSON_GetArrayItem(x, 1), 0, GS_HLC_MAX_COUNTER, &cnt)) {
-    snprintf(detail, dl, "\"hlc\" must be [ms, counter] with 0 <= counter <= 65535");
-    return GS_EBAD_CHANGE;
-  }
-  c->ver.present = 1;
-  c->ver.ms = ms;
-  c->ver.c = (int32_t)cnt;
-  snprintf(c->ver.dev, sizeof c->ver.dev, "%s", b->device);
-  c->base = cJSON_GetObjectItemCaseSensitive(cj, "base");
-  if (c->base && !cJSON_IsNull(c->base)) {
-    if (!cJSON_IsObject(c->base)) {
-      snprintf(detail, dl, "\"base\" must be an object of field -> [ms, counter, \"device\"]");
-      return GS_EBAD_CHANGE;
-    }
-    const cJSON *bv;
-    cJSON_ArrayForEach(bv, c->base) {
-      gs_ver v;
-      if (!gs_merge_ver_parse(bv, &v)) {
-        snprintf(detail, dl, "base of field '%.64s' must be [ms, counter, \"device\"]", bv->string);
-        return GS_EBAD_CHANGE;
-      }
-    }
-  } else {
-    c->base = NULL;
-  }
-  c->set = cJSON_GetObjectItemCaseSensitive(cj, "set");
-  if (!cJSON_IsObject(c->set) || !c->set->child) {
-    snprintf(detail, dl, "\"set\" must be a non-empty object of field -> value");
-    return GS_EBAD_CHANGE;
-  }
-  size_t nkeys = 0;
-  const cJSON *f;
-  cJSON_ArrayForEach(f, c->set) {
-    const gs_field_def *fd = gs_schema_field(c->tdef, f->string);
-    if (!fd) {
-      snprintf(detail, dl, "field '%.64s' is not defined for type %s", f->string, c->type);
-      return GS_EUNKNOWN_FIELD;
-    }
-    if ((rc = gs_schema_check_value(fd, f, e->cfg.max_field_bytes, detail, dl))) return rc;
-    nkeys++;
-  }
-  /* more keys than the type has fields means a key repeats */
-  if (nkeys > c->tdef->nfields || gs_json_dup_keys(c->set)) {
-    snprintf(detail, dl, "\"set\" names a field twice");
-    return GS_EBAD_CHANGE;
-  }
-  return GS_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -369,17 +252,14 @@ static int grid_allowed(gs_engine *e, batch_ctx *b, const char *grid) {
   return ok;
 }
 
-/* Value a stored change wrote to a field, as canonical JSON text (caller frees). */
+/* Value a stored change wrote to a field, as canonical JSON text (caller
+ * frees), or NULL when it cannot be read. */
 static char *stored_value(gs_engine *e, const char *chg, const char *field) {
+  gs_buf b = GS_BUF_INIT;
   char *out = NULL;
-  if (gs_store_change_body(e->store, chg, &e->body) == GS_OK) {
-    cJSON *doc = cJSON_Parse(e->body.data);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "set"), field);
-    gs_buf b = GS_BUF_INIT;
-    if (v && gs_json_canon(v, &b) == GS_OK) out = gs_buf_steal(&b);
-    gs_buf_free(&b);
-    cJSON_Delete(doc);
-  }
+  if (gs_store_change_body(e->store, chg, &e->body) == GS_OK && gs_codec_change_value(e->body.data, field, &b) == GS_OK)
+    out = gs_buf_steal(&b);
+  gs_buf_free(&b);
   return out;
 }
 
@@ -388,13 +268,14 @@ static int log_conflict(gs_engine *e, batch_ctx *b, const change *c, const char 
   int rc = GS_ENOMEM;
   gs_buf mine = GS_BUF_INIT, myver = GS_BUF_INIT, hv = GS_BUF_INIT;
   char *theirs = stored_value(e, hchg, field);
-  if (gs_merge_ver_text(&c->ver, &myver) || gs_merge_ver_text(hver, &hv) || gs_json_canon(val, &mine)) goto out;
-  int mine_first = strcmp(c->id, hchg) < 0;
-  const char *winner = gs_ver_cmp(&c->ver, hver) > 0 ? c->id : hchg;
-  gs_store_conflict row = {.type = c->type, .entity = c->entity, .field = field, .winner = winner, .logged_ms = b->now};
+  if (gs_merge_ver_text(&c->d.ver, &myver) || gs_merge_ver_text(hver, &hv) || gs_json_canon(val, &mine)) goto out;
+  int mine_first = strcmp(c->d.id, hchg) < 0;
+  const char *winner = gs_ver_cmp(&c->d.ver, hver) > 0 ? c->d.id : hchg;
+  gs_store_conflict row = {
+      .type = c->d.type, .entity = c->d.entity, .field = field, .winner = winner, .logged_ms = b->now};
   int m = mine_first ? 0 : 1;
-  row.side[m].change = c->id;
-  row.side[m].device = c->ver.dev;
+  row.side[m].change = c->d.id;
+  row.side[m].device = c->d.ver.dev;
   row.side[m].ver = myver.data;
   row.side[m].value = mine.data;
   row.side[1 - m].change = hchg;
@@ -410,14 +291,14 @@ out:
   return rc;
 }
 
-/* Authorisation and required-on-create: errors here are rejections. */
-/* grid: the stored entity's grid, NULL when the entity is new. */
+/* Authorisation and required-on-create: errors here are rejections. grid:
+ * the stored entity's grid, NULL when the entity is new. */
 static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, const char *grid, char *detail, size_t dl) {
-  const cJSON *g = cJSON_GetObjectItemCaseSensitive(c->set, "grid");
+  const cJSON *g = cJSON_GetObjectItemCaseSensitive(c->d.set, "grid");
   int ok = grid ? grid_allowed(e, b, grid) : 1;
   if (ok < 0) return -ok;
   if (!ok) {
-    snprintf(detail, dl, "%s %s belongs to grid %s, which this device may not write", c->type, c->entity, grid);
+    snprintf(detail, dl, "%s %s belongs to grid %s, which this device may not write", c->d.type, c->d.entity, grid);
     return GS_EFORBIDDEN_GRID;
   }
   if (g && cJSON_IsNull(g)) {
@@ -431,11 +312,11 @@ static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, cons
     return GS_EFORBIDDEN_GRID;
   }
   if (!grid) {
-    for (size_t i = 0; i < c->tdef->nfields; i++) {
-      const gs_field_def *fd = &c->tdef->fields[i];
-      const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->set, fd->name);
+    for (size_t i = 0; i < c->d.tdef->nfields; i++) {
+      const gs_field_def *fd = &c->d.tdef->fields[i];
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->d.set, fd->name);
       if (fd->required && (!v || cJSON_IsNull(v))) {
-        snprintf(detail, dl, "creating %s %s needs field %s", c->type, c->entity, fd->name);
+        snprintf(detail, dl, "creating %s %s needs field %s", c->d.type, c->d.entity, fd->name);
         return GS_EMISSING_FIELD;
       }
     }
@@ -462,12 +343,12 @@ static int on_conflict(void *ctx, const char *field, const cJSON *value, const g
  * a rejection code (with detail), or a local error, or GS_OK. */
 static int merge(gs_engine *e, batch_ctx *b, const change *c, int *conflicted, char *detail, size_t dl) {
   gs_store_entity *se = &e->ent;
-  int rc = gs_store_entity_get(e->store, c->type, c->entity, se);
+  int rc = gs_store_entity_get(e->store, c->d.type, c->d.entity, se);
   int exists = rc == GS_OK;
   if (rc && rc != GS_ENOTFOUND) return rc;
   if ((rc = check_against_state(e, b, c, exists ? se->grid.data : NULL, detail, dl))) return rc;
   gs_merge_change mc = {
-      .id = c->id, .ver = c->ver, .base = c->base, .set = c->set, .canon = c->canon.data, .sp = &c->sp};
+      .id = c->d.id, .ver = c->d.ver, .base = c->d.base, .set = c->d.set, .canon = c->d.canon->data, .sp = &c->d.sp};
   gs_merge_stored st = {se->fields.data, se->ver.data, se->hist.data};
   struct conflict_ctx x = {e, b, c, conflicted};
   gs_merge_result r;
@@ -477,9 +358,9 @@ static int merge(gs_engine *e, batch_ctx *b, const change *c, int *conflicted, c
   if (r.changed || !exists) rev = ++e->rev;
   gs_store_text ft = {r.fields, r.fields_len}, vt = {r.ver, r.ver_len}, ht = {r.hist, r.hist_len};
   if (exists) rc = gs_store_entity_update(e->store, se->rowid, r.grid, rev, &ft, &vt, &ht);
-  else rc = gs_store_entity_insert(e->store, c->type, c->entity, r.grid, rev, &ft, &vt, &ht);
+  else rc = gs_store_entity_insert(e->store, c->d.type, c->d.entity, r.grid, rev, &ft, &vt, &ht);
   if (!rc && (r.changed || !exists) && e->hooks.write)
-    rc = e->hooks.write(e->hooks.ctx, c->type, c->entity, exists ? se->fields.data : NULL, r.after);
+    rc = e->hooks.write(e->hooks.ctx, c->d.type, c->d.entity, exists ? se->fields.data : NULL, r.after);
   return rc;
 }
 
@@ -488,67 +369,56 @@ static int merge(gs_engine *e, batch_ctx *b, const change *c, int *conflicted, c
 
 static int apply_change_in(gs_engine *e, batch_ctx *b, const cJSON *cj, change *c) {
   char detail[256] = "";
-  int rc = decode_change(e, b, cj, c, detail, sizeof detail);
+  int rc =
+      gs_codec_change_parse(cj, e->schema, b->device, e->cfg.max_field_bytes, &e->canon, &c->d, detail, sizeof detail);
   if (rc == GS_ENOMEM || rc == GS_ECRYPTO) return rc;
-  if (c->id) { /* idempotency first: a resend gets the first answer */
+  if (c->d.id) { /* idempotency first: a resend gets the first answer */
     int same = 0, status = 0;
     char prev[256];
-    int src = gs_store_change_find(e->store, c->id, c->digest, &same, &status, prev, sizeof prev);
+    int src = gs_store_change_find(e->store, c->d.id, c->d.digest, &same, &status, prev, sizeof prev);
     if (src == GS_OK) {
-      if (c->seq > 0 && (rc = record_seq(e, b, c->seq))) return rc;
+      if (c->d.seq > 0 && (rc = record_seq(e, b, c->d.seq))) return rc;
       if (!same) {
-        snprintf(detail, sizeof detail, "change id %s was already used for a different change", c->id);
-        return add_rejected(b, c->id, c->seq, GS_EID_REUSED, detail);
+        snprintf(detail, sizeof detail, "change id %s was already used for a different change", c->d.id);
+        return gs_codec_ack_rejected(&b->ack, c->d.id, c->d.seq, GS_EID_REUSED, detail);
       }
       if (status == 0) {
-        b->duplicates++;
+        b->ack.duplicates++;
         return GS_OK;
       }
-      return add_rejected(b, c->id, c->seq, status, prev[0] ? prev : NULL);
+      return gs_codec_ack_rejected(&b->ack, c->d.id, c->d.seq, status, prev[0] ? prev : NULL);
     }
     if (src != GS_ENOTFOUND) return src;
   }
   if (rc) return reject(e, b, c, rc, detail);
 
   /* a clock too far ahead must not win every later edit */
-  if (c->ver.ms > b->now + e->cfg.max_skew_ms) {
+  if (c->d.ver.ms > b->now + e->cfg.max_skew_ms) {
     gs_hlc t = gs_hlc_tick(&e->hlc, b->now);
-    gs_warn("engine: device %s change %s: hlc %lld is %llds ahead of the server; clamped to %lld", b->device, c->id,
-            (long long)c->ver.ms, (long long)((c->ver.ms - b->now) / 1000), (long long)t.ms);
-    if ((rc = gs_store_skew_log(e->store, c->id, b->device, c->ver.ms, b->now, b->now))) return rc;
-    c->ver.ms = t.ms;
-    c->ver.c = t.c;
+    gs_warn("engine: device %s change %s: hlc %lld is %llds ahead of the server; clamped to %lld", b->device, c->d.id,
+            (long long)c->d.ver.ms, (long long)((c->d.ver.ms - b->now) / 1000), (long long)t.ms);
+    if ((rc = gs_store_skew_log(e->store, c->d.id, b->device, c->d.ver.ms, b->now, b->now))) return rc;
+    c->d.ver.ms = t.ms;
+    c->d.ver.c = t.c;
     c->clamped = 1;
   } else {
-    gs_hlc_recv(&e->hlc, (gs_hlc){c->ver.ms, c->ver.c}, b->now);
+    gs_hlc_recv(&e->hlc, (gs_hlc){c->d.ver.ms, c->d.ver.c}, b->now);
   }
   int conflicted = 0;
   rc = merge(e, b, c, &conflicted, detail, sizeof detail);
   if (rc == GS_EFORBIDDEN_GRID || rc == GS_EMISSING_FIELD || rc == GS_EBAD_VALUE) return reject(e, b, c, rc, detail);
   if (rc) return rc;
   if ((rc = store_change(e, b, c, 0, NULL))) return rc;
-  if ((rc = record_seq(e, b, c->seq))) return rc;
-  b->applied++;
-  if (conflicted) rc = add_conflict_id(b, c->id);
+  if ((rc = record_seq(e, b, c->d.seq))) return rc;
+  b->ack.applied++;
+  if (conflicted) rc = gs_codec_ack_conflict(&b->ack, c->d.id);
   return rc;
 }
 
 static int apply_change(gs_engine *e, batch_ctx *b, const cJSON *cj) {
   change c;
   memset(&c, 0, sizeof c);
-  int rc = apply_change_in(e, b, cj, &c);
-  gs_buf_free(&c.canon);
-  return rc;
-}
-
-static int batch_error_ack(gs_engine *e, gs_buf *ack, const char *batch, int64_t acked, int err, const char *detail) {
-  int rc = gs_buf_puts(ack, "{\"v\":1,\"batch\":");
-  if (!rc) rc = batch ? gs_buf_json_str(ack, batch) : gs_buf_puts(ack, "null");
-  if (!rc) rc = gs_buf_printf(ack, ",\"error\":\"%s\",\"detail\":", gs_errname(err));
-  if (!rc) rc = gs_buf_json_str(ack, detail);
-  if (!rc)
-    rc = gs_buf_printf(ack, ",\"acked_seq\":%lld,\"hlc\":[%lld,%d]}", (long long)acked, (long long)e->hlc.ms, e->hlc.c);
-  return rc;
+  return apply_change_in(e, b, cj, &c);
 }
 
 /* 1 when device is registered (with *enabled and *acked), 0 when not, < 0 a
@@ -562,7 +432,7 @@ static int device_row(gs_engine *e, const char *device, int *enabled, int64_t *a
 /* Applies one batch inside an open transaction; fills ack. */
 static int apply_batch(gs_engine *e, const gs_batch_in *in, gs_buf *ack) {
   int rc = GS_OK;
-  cJSON *doc = NULL;
+  gs_codec_batch doc = {0};
   batch_ctx b;
   memset(&b, 0, sizeof b);
   b.device = in->device;
@@ -572,66 +442,26 @@ static int apply_batch(gs_engine *e, const gs_batch_in *in, gs_buf *ack) {
   int enabled = 0;
   int found = gs_valid_device_id(in->device) ? device_row(e, in->device, &enabled, &b.acked_seq) : 0;
   if (found < 0) return -found;
-  if (in->len > e->cfg.max_batch_bytes) {
-    snprintf(detail, sizeof detail, "batch of %zu bytes exceeds the limit of %zu bytes; send smaller batches", in->len,
-             e->cfg.max_batch_bytes);
-    return batch_error_ack(e, ack, NULL, b.acked_seq, GS_ETOO_LARGE, detail);
-  }
+  if ((rc = gs_codec_batch_size(in->len, e->cfg.max_batch_bytes, detail, sizeof detail)))
+    return gs_codec_ack_error(ack, NULL, b.acked_seq, e->hlc, rc, detail);
   if (!found || !enabled) {
     snprintf(detail, sizeof detail, "device %.64s is not registered or is disabled; ask an administrator", in->device);
-    return batch_error_ack(e, ack, NULL, 0, GS_EUNKNOWN_DEVICE, detail);
+    return gs_codec_ack_error(ack, NULL, 0, e->hlc, GS_EUNKNOWN_DEVICE, detail);
   }
-  if (!gs_valid_utf8(in->payload, in->len)) {
-    return batch_error_ack(e, ack, NULL, b.acked_seq, GS_EBAD_JSON, "payload is not valid UTF-8");
-  }
-  doc = cJSON_ParseWithLength(in->payload, in->len);
-  if (!doc) {
-    snprintf(detail, sizeof detail, "payload is not valid JSON (near byte %zu)",
-             cJSON_GetErrorPtr() ? (size_t)(cJSON_GetErrorPtr() - in->payload) : (size_t)0);
-    if (cJSON_GetErrorPtr() == NULL || cJSON_GetErrorPtr() < in->payload || cJSON_GetErrorPtr() > in->payload + in->len)
-      snprintf(detail, sizeof detail, "payload is not valid JSON");
-    return batch_error_ack(e, ack, NULL, b.acked_seq, GS_EBAD_JSON, detail);
-  }
-  const cJSON *bid = cJSON_GetObjectItemCaseSensitive(doc, "batch");
-  const char *batch = cJSON_IsString(bid) && gs_valid_entity_id(bid->valuestring) ? bid->valuestring : NULL;
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "v");
-  const cJSON *changes = cJSON_GetObjectItemCaseSensitive(doc, "changes");
-  if (!cJSON_IsObject(doc) || !cJSON_IsNumber(v) || v->valuedouble != 1) {
-    rc = batch_error_ack(e, ack, batch, b.acked_seq, GS_EBAD_VERSION,
-                         "batch must be an object with \"v\":1 (this server speaks sync protocol v1)");
-    goto out;
-  }
-  if (!batch || !cJSON_IsArray(changes)) {
-    rc = batch_error_ack(e, ack, batch, b.acked_seq, GS_EBAD_REQUEST,
-                         "batch needs \"batch\" (an id of [A-Za-z0-9_-]{1,64}) and \"changes\" (an array)");
-    goto out;
-  }
-  int n = cJSON_GetArraySize(changes);
-  if (n > e->cfg.max_changes) {
-    snprintf(detail, sizeof detail, "batch has %d changes, more than the limit of %d; send smaller batches", n,
-             e->cfg.max_changes);
-    rc = batch_error_ack(e, ack, batch, b.acked_seq, GS_ETOO_LARGE, detail);
+  if ((rc = gs_codec_batch_parse(in->payload, in->len, e->cfg.max_changes, &doc, detail, sizeof detail))) {
+    rc = gs_codec_ack_error(ack, doc.batch, b.acked_seq, e->hlc, rc, detail);
     goto out;
   }
   const cJSON *cj;
-  cJSON_ArrayForEach(cj, changes) {
+  cJSON_ArrayForEach(cj, doc.changes) {
     if ((rc = apply_change(e, &b, cj))) goto out;
   }
   if ((rc = gs_store_device_seen(e->store, b.device, b.acked_seq, b.now))) goto out;
   if (e->hooks.device && (rc = e->hooks.device(e->hooks.ctx, b.device, b.now))) goto out;
-  rc = gs_buf_puts(ack, "{\"v\":1,\"batch\":");
-  if (!rc) rc = gs_buf_json_str(ack, batch);
-  if (!rc)
-    rc = gs_buf_printf(ack, ",\"acked_seq\":%lld,\"hlc\":[%lld,%d],\"applied\":%d,\"duplicates\":%d,\"rejected\":[",
-                       (long long)b.acked_seq, (long long)e->hlc.ms, e->hlc.c, b.applied, b.duplicates);
-  if (!rc && b.rejected.len) rc = gs_buf_append(ack, b.rejected.data, b.rejected.len);
-  if (!rc) rc = gs_buf_puts(ack, "],\"conflicts\":[");
-  if (!rc && b.conflicts.len) rc = gs_buf_append(ack, b.conflicts.data, b.conflicts.len);
-  if (!rc) rc = gs_buf_puts(ack, "]}");
+  rc = gs_codec_ack_write(ack, doc.batch, b.acked_seq, e->hlc, &b.ack);
 out:
-  gs_buf_free(&b.rejected);
-  gs_buf_free(&b.conflicts);
-  cJSON_Delete(doc);
+  gs_codec_ack_free(&b.ack);
+  gs_codec_batch_free(&doc);
   return rc;
 }
 
@@ -687,83 +517,39 @@ int gs_engine_apply(gs_engine *e, const char *device, const char *payload, size_
 /* ------------------------------------------------------------------ */
 /* Pull                                                                 */
 
-/* An error page; "since" echoes the request's cursor (when it had one) so the
- * device can match it to its request like a normal page. */
-static int pull_error(gs_buf *page, int64_t since, const char *req, int err, const char *detail) {
-  int rc = gs_buf_puts(page, "{\"v\":1");
-  if (!rc && since >= 0) rc = gs_buf_printf(page, ",\"since\":%lld", (long long)since);
-  if (!rc && req) rc = gs_buf_printf(page, ",\"req\":\"%s\"", req);
-  if (!rc) rc = gs_buf_printf(page, ",\"error\":\"%s\",\"detail\":", gs_errname(err));
-  if (!rc) rc = gs_buf_json_str(page, detail);
-  return rc ? rc : gs_buf_puts(page, "}");
-}
-
 struct pull_ctx {
-  gs_buf ents;
-  int64_t limit, n, next;
+  gs_codec_page page;
+  int64_t limit, next;
   int more;
 };
 
 static int pull_row(void *ctx, const gs_store_pull_row *r) {
   struct pull_ctx *p = ctx;
-  if (p->n == p->limit) {
+  if (p->page.n == p->limit) {
     p->more = 1;
     return GS_STORE_STOP;
   }
-  gs_buf *ents = &p->ents;
-  int rc = gs_buf_puts(ents, p->n ? ",{\"type\":" : "{\"type\":");
-  if (!rc) rc = gs_buf_json_str(ents, r->type);
-  if (!rc) rc = gs_buf_puts(ents, ",\"id\":");
-  if (!rc) rc = gs_buf_json_str(ents, r->id);
-  if (!rc) rc = gs_buf_printf(ents, ",\"rev\":%lld,\"fields\":", (long long)r->rev);
-  /* stored canonical JSON goes out as is: no re-serialisation */
-  if (!rc) rc = gs_buf_append(ents, r->fields.p, r->fields.len);
-  if (!rc) rc = gs_buf_puts(ents, ",\"ver\":");
-  if (!rc) rc = gs_buf_append(ents, r->ver.p, r->ver.len);
-  if (!rc) rc = gs_buf_puts(ents, "}");
   p->next = r->rev;
-  p->n++;
-  return rc;
+  return gs_codec_page_entity(&p->page, r->type, r->id, r->rev, r->fields.p, r->fields.len, r->ver.p, r->ver.len);
 }
 
 int gs_engine_pull(gs_engine *e, const char *device, const char *payload, size_t len, gs_buf *page) {
   int enabled = 0;
-  int64_t acked = 0, since = 0, limit = e->cfg.pull_limit_default;
+  int64_t acked = 0;
   int found = gs_valid_device_id(device) ? device_row(e, device, &enabled, &acked) : 0;
   gs_store_sync_end_reads(e->store); /* a pull runs outside a transaction: keep no snapshot */
   if (found < 0) return -found;
-  if (len > 4096 || !gs_valid_utf8(payload, len))
-    return pull_error(page, -1, NULL, GS_EBAD_JSON, "pull request is not valid");
-  cJSON *doc = cJSON_ParseWithLength(payload, len);
-  if (!doc) return pull_error(page, -1, NULL, GS_EBAD_JSON, "pull request is not valid JSON");
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "v");
-  const cJSON *s = cJSON_GetObjectItemCaseSensitive(doc, "since");
-  const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "limit");
-  const cJSON *rq = cJSON_GetObjectItemCaseSensitive(doc, "req");
-  /* optional request id, echoed so a device can tell pages of a retried pull apart */
-  char req[65] = "";
-  int ok = cJSON_IsObject(doc) && cJSON_IsNumber(v) && v->valuedouble == 1 &&
-           (!s || gs_json_int(s, 0, INT64_C(9007199254740991), &since)) && (!l || gs_json_int(l, 1, 1000000, &limit)) &&
-           (!rq || (cJSON_IsString(rq) && gs_valid_entity_id(rq->valuestring)));
-  if (ok && rq) snprintf(req, sizeof req, "%s", rq->valuestring);
-  cJSON_Delete(doc);
-  if (!ok)
-    return pull_error(page, -1, NULL, GS_EBAD_REQUEST,
-                      "pull request must be {\"v\":1,\"since\":<rev >= 0>,\"limit\":<1..>,\"req\":<optional id>}");
+  char detail[256];
+  gs_codec_pull req;
+  int rc = gs_codec_pull_parse(payload, len, e->cfg.pull_limit_default, &req, detail, sizeof detail);
+  if (rc) return gs_codec_pull_error(page, -1, NULL, rc, detail);
   if (!found || !enabled)
-    return pull_error(page, since, req[0] ? req : NULL, GS_EUNKNOWN_DEVICE,
-                      "device is not registered or is disabled; ask an administrator");
-  if (limit > e->cfg.pull_limit_max) limit = e->cfg.pull_limit_max;
-  struct pull_ctx p = {.ents = GS_BUF_INIT, .limit = limit, .next = since};
-  int rc = gs_store_entity_pull(e->store, device, since, limit + 1, pull_row, &p);
-  gs_buf ents = p.ents;
-  int64_t next = p.next;
-  int more = p.more;
-  if (!rc)
-    rc = gs_buf_printf(page, "{\"v\":1,\"since\":%lld,%s%s%s\"next\":%lld,\"more\":%s,\"entities\":[", (long long)since,
-                       req[0] ? "\"req\":\"" : "", req, req[0] ? "\"," : "", (long long)next, more ? "true" : "false");
-  if (!rc && ents.len) rc = gs_buf_append(page, ents.data, ents.len);
-  if (!rc) rc = gs_buf_puts(page, "]}");
-  gs_buf_free(&ents);
+    return gs_codec_pull_error(page, req.since, req.req[0] ? req.req : NULL, GS_EUNKNOWN_DEVICE,
+                               "device is not registered or is disabled; ask an administrator");
+  int64_t limit = req.limit > e->cfg.pull_limit_max ? e->cfg.pull_limit_max : req.limit;
+  struct pull_ctx p = {.page = GS_CODEC_PAGE_INIT, .limit = limit, .next = req.since};
+  rc = gs_store_entity_pull(e->store, device, req.since, limit + 1, pull_row, &p);
+  if (!rc) rc = gs_codec_page_write(page, req.since, req.req, p.next, p.more, &p.page);
+  gs_codec_page_free(&p.page);
   return rc;
 }
