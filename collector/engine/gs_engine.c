@@ -486,6 +486,9 @@ int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf 
   for (size_t i = 0; !rc && i < n; i++) rc = apply_batch(e, &in[i], &acks[i]);
   if (!rc) rc = save_meta(e);
   if (!rc && e->hooks.precommit) rc = e->hooks.precommit(e->hooks.ctx);
+  /* a SELECT left on its row keeps this connection reading, and SQLite then
+   * skips the checkpoint it runs at COMMIT: the WAL would only grow */
+  gs_store_sync_end_reads(e->store);
   if (!rc) rc = gs_store_commit(e->store);
   if (rc) {
     gs_warn("engine: batch transaction of %zu batch(es) rolled back: %s; no ack sent, devices will retry", n,
@@ -503,7 +506,6 @@ int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf 
     e->commits++;
     if (e->ws) gs_walsync_committed(e->ws, e->commits);
   }
-  gs_store_sync_end_reads(e->store);
   if (e->hooks.end) e->hooks.end(e->hooks.ctx, rc == GS_OK);
   gs_free(len0);
   return rc;

@@ -165,9 +165,10 @@ int gs_store_wal_autocheckpoint_off(gs_store *s);
 /* gs_checkpointer_writer_turn() with the store's connection (NULL-safe c). */
 struct gs_checkpointer;
 void gs_store_writer_turn(gs_store *s, struct gs_checkpointer *c);
-/* Resets every cached statement: a SELECT stepped to a row but not to its
- * end keeps its read snapshot open, which in WAL mode holds checkpoints back.
- * The engine calls it when a transaction or a pull ends. */
+/* Resets every cached statement. A SELECT stepped to a row but not to its
+ * end keeps the connection reading: SQLite then skips the checkpoint it runs
+ * at COMMIT, and between transactions the snapshot holds other checkpoints
+ * back. The engine calls it before COMMIT, after open and in a pull. */
 void gs_store_sync_end_reads(gs_store *s);
 
 /* ---- gs_store_status.c (collector/status) -------------------------------- */
