@@ -24,15 +24,6 @@ int gs_merge_ver_parse(const cJSON *a, gs_ver *v) {
   return 1;
 }
 
-int gs_merge_ver_text(const gs_ver *v, gs_buf *out) {
-  gs_buf_reset(out);
-  int rc = gs_buf_printf(out, "[%lld,%d,", (long long)v->ms, (int)v->c);
-  if (!rc) rc = gs_buf_json_str(out, v->dev);
-  return rc ? rc : gs_buf_puts(out, "]");
-}
-
-/* ---- history entries ----------------------------------------------------- */
-
 /* Appends the decimal digits of v at p; returns the new end. */
 static char *put_uint(char *p, uint64_t v) {
   char tmp[24], *t = tmp + sizeof tmp;
@@ -50,6 +41,22 @@ static char *put_str(char *p, const char *s) {
   memcpy(p, s, n);
   return p + n;
 }
+
+/* once per change: digits by hand, not printf (the engine's hot path) */
+int gs_merge_ver_text(const gs_ver *v, gs_buf *out) {
+  char num[48], *q = num;
+  *q++ = '[';
+  q = put_uint(q, (uint64_t)v->ms);
+  *q++ = ',';
+  q = put_uint(q, (uint64_t)v->c);
+  *q++ = ',';
+  gs_buf_reset(out);
+  int rc = gs_buf_append(out, num, (size_t)(q - num));
+  if (!rc) rc = gs_buf_json_str(out, v->dev);
+  return rc ? rc : gs_buf_append(out, "]", 1);
+}
+
+/* ---- history entries ----------------------------------------------------- */
 
 /* out needs 2 x 20 digits + 2 x 5 + 2 x 64 (devices) + 64 (change) + 16 + 7
  * colons + NUL = 273 bytes at most for the ids the protocol admits. */
@@ -143,6 +150,7 @@ struct gs_merge {
   gs_buf fields, ver, hist; /* the result texts */
   gs_buf scratch;           /* canonical texts of stored members */
   gs_buf vtext;             /* the change's version as text */
+  gs_buf keyq;              /* ,"key": of the field being encoded */
   gs_buf sx;                /* value hashing */
   cJSON *sf, *sv, *sh;      /* the stored state, parsed (sf is the result's "after") */
   slot *slots;
@@ -173,6 +181,7 @@ void gs_merge_free(gs_merge *m) {
   gs_buf_free(&m->hist);
   gs_buf_free(&m->scratch);
   gs_buf_free(&m->vtext);
+  gs_buf_free(&m->keyq);
   gs_buf_free(&m->sx);
   gs_free(m->slots);
   gs_free(m->writes);
@@ -210,9 +219,10 @@ static int make_entry(const gs_merge_change *c, const char *key, const char vh[1
   memset(&h.base, 0, sizeof h.base);
   h.ver = c->ver;
   if (c->base) gs_merge_ver_parse(cJSON_GetObjectItemCaseSensitive(c->base, key), &h.base);
-  snprintf(h.change, sizeof h.change, "%s", c->id);
+  size_t n = strlen(c->id);
+  if (n >= sizeof h.change) return GS_EINTERNAL;
+  memcpy(h.change, c->id, n + 1);
   memcpy(h.vh, vh, 17);
-  if (strlen(c->id) >= sizeof h.change) return GS_EINTERNAL;
   return gs_merge_hist_format(out, GS_MERGE_HIST_MAX, &h) ? GS_OK : GS_EINTERNAL;
 }
 
@@ -225,11 +235,10 @@ static const char *piece_text(const gs_merge *m, const gs_merge_change *c, const
   }
 }
 
-static int put_member(gs_buf *out, int *n, const char *key) {
-  int rc = *n ? gs_buf_puts(out, ",") : GS_OK;
-  ++*n;
-  if (!rc) rc = gs_buf_json_str(out, key);
-  return rc ? rc : gs_buf_puts(out, ":");
+/* Appends ,"key": (the comma from the second member on); q is ,"key": with
+ * the key escaped once for the three objects. */
+static int put_member(gs_buf *out, int *n, const gs_buf *q) {
+  return (*n)++ ? gs_buf_append(out, q->data, q->len) : gs_buf_append(out, q->data + 1, q->len - 1);
 }
 
 /* The one encoder of the stored texts: the slots, in key order, as the
@@ -246,17 +255,22 @@ static int encode(gs_merge *m, const gs_merge_change *c) {
   if (!rc) rc = gs_buf_puts(H, "{");
   for (size_t i = 0; !rc && i < m->nslots; i++) {
     const slot *s = &m->slots[i];
-    if (s->val.src) {
-      rc = put_member(F, &nf, s->key);
+    gs_buf *q = &m->keyq;
+    gs_buf_reset(q);
+    rc = gs_buf_append(q, ",", 1);
+    if (!rc) rc = gs_buf_json_str(q, s->key);
+    if (!rc) rc = gs_buf_append(q, ":", 1);
+    if (!rc && s->val.src) {
+      rc = put_member(F, &nf, q);
       if (!rc) rc = gs_buf_append(F, piece_text(m, c, &s->val), s->val.len);
     }
     if (!rc && s->ver.src) {
-      rc = put_member(V, &nv, s->key);
+      rc = put_member(V, &nv, q);
       if (!rc) rc = gs_buf_append(V, piece_text(m, c, &s->ver), s->ver.len);
     }
     const char *entry = s->in_set ? m->writes[s->in_set - 1].entry : NULL;
     if (rc || (!s->hist.src && !entry)) continue;
-    rc = put_member(H, &nh, s->key);
+    rc = put_member(H, &nh, q);
     if (rc) break;
     const char *t = piece_text(m, c, &s->hist);
     if (!entry) {
