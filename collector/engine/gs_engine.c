@@ -6,6 +6,12 @@
  * changes' own versions and bases, and the device's seq watermark. All of a
  * batch (or of a group of batches) is one transaction; the ack is built only
  * for the caller to publish after the commit.
+ *
+ * This file only orchestrates: the codec (gs_codec.h) reads the documents
+ * and writes the replies, the merge (gs_merge.h) computes an entity's new
+ * stored texts, the store (gs_store.h, "gs_store_sync.c") holds the rows;
+ * here are the batch loop, the transaction and its durability, and the
+ * status hooks.
  */
 #include "gs_engine.h"
 
@@ -16,74 +22,33 @@
 #include <cjson/cJSON.h>
 
 #include "gs_checkpoint.h"
+#include "gs_codec.h"
 #include "gs_walsync.h"
 #include "gs_error.h"
 #include "gs_hlc.h"
 #include "gs_json.h"
 #include "gs_log.h"
+#include "gs_merge.h"
 #include "gs_mem.h"
 #include "gs_schema.h"
 #include "gs_store.h"
 #include "gs_util.h"
 
-enum {
-  ST_CHANGE_GET,
-  ST_CHANGE_PUT,
-  ST_CHANGE_BODY,
-  ST_ENT_GET,
-  ST_ENT_INS,
-  ST_ENT_UPD,
-  ST_DEV_GET,
-  ST_DEV_UPD,
-  ST_DEV_GRID,
-  ST_SEQ_INS,
-  ST_SEQ_DEL,
-  ST_SEQ_ANY,
-  ST_META_SET,
-  ST_CONFLICT_INS,
-  ST_SKEW_INS,
-  ST_PULL,
-  ST_COUNT_
-};
-
-static const char *const stmt_sql[ST_COUNT_] = {
-    [ST_CHANGE_GET] = "SELECT digest, status, detail FROM change WHERE id=?1",
-    [ST_CHANGE_PUT] = "INSERT INTO change(id,device,seq,type,entity,hlc_ms,hlc_c,clamped,digest,status,detail,"
-                      "received_ms,body) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-    [ST_CHANGE_BODY] = "SELECT body FROM change WHERE id=?1",
-    [ST_ENT_GET] = "SELECT rowid, grid, rev, fields, ver, hist FROM entity WHERE type=?1 AND id=?2",
-    [ST_ENT_INS] = "INSERT INTO entity(type,id,grid,rev,fields,ver,hist) VALUES(?1,?2,?3,?4,?5,?6,?7)",
-    [ST_ENT_UPD] = "UPDATE entity SET grid=?1, rev=?2, fields=?3, ver=?4, hist=?5 WHERE rowid=?6",
-    [ST_DEV_GET] = "SELECT enabled, acked_seq FROM device WHERE id=?1",
-    [ST_DEV_UPD] = "UPDATE device SET acked_seq=?2, last_seen_ms=?3 WHERE id=?1",
-    [ST_DEV_GRID] = "SELECT 1 FROM device_grid WHERE device=?1 AND grid=?2",
-    [ST_SEQ_INS] = "INSERT OR IGNORE INTO device_seq(device, seq) VALUES(?1, ?2)",
-    [ST_SEQ_DEL] = "DELETE FROM device_seq WHERE device=?1 AND seq=?2",
-    [ST_SEQ_ANY] = "SELECT 1 FROM device_seq WHERE device=?1 LIMIT 1",
-    [ST_META_SET] = "UPDATE meta SET value=?2 WHERE key=?1",
-    [ST_CONFLICT_INS] = "INSERT OR IGNORE INTO conflict(type,entity,field,a_change,a_device,a_ver,a_value,"
-                        "b_change,b_device,b_ver,b_value,winner,logged_ms) "
-                        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-    [ST_SKEW_INS] = "INSERT INTO skew_log(change,device,hlc_ms,server_ms,logged_ms) VALUES(?1,?2,?3,?4,?5)",
-    [ST_PULL] = "SELECT type, id, rev, fields, ver FROM entity "
-                "WHERE grid IN (SELECT grid FROM device_grid WHERE device=?1) AND rev>?2 ORDER BY rev LIMIT ?3",
-};
-
 struct gs_engine {
   gs_store *store;
-  sqlite3 *db; /* transitional: the store's raw handle, until the SQL below moves into collector/store */
   gs_schema *schema;
   gs_engine_config cfg;
   gs_hlc hlc;
   int64_t rev;
-  sqlite3_stmt *st[ST_COUNT_];
   gs_engine_hooks hooks;
   gs_checkpointer *ckpt;
   gs_walsync *ws;   /* NULL: SQLite syncs inside COMMIT */
   uint64_t commits; /* number of the last commit of apply_group */
-  /* scratch buffers reused across writes (capacity kept, no malloc per write) */
-  gs_buf sf, sv, sh, sx;
-  int fast_create; /* 1: new entities bypass the cJSON merge (gs_engine_set_fast_create) */
+  /* scratch reused across changes (capacity kept, no malloc per change) */
+  gs_merge *merge;
+  gs_store_entity ent; /* the entity row being merged (buffers reused) */
+  gs_buf body;         /* a stored change's body (conflicts) */
+  gs_buf canon;        /* the current change's canonical text (gs_codec_change_parse) */
 };
 
 /* Per-batch accounting, turned into the ack. */
@@ -91,10 +56,7 @@ typedef struct batch_ctx {
   const char *device;
   int64_t now;
   int64_t acked_seq;
-  int applied, duplicates;
-  gs_buf rejected;  /* JSON array members */
-  gs_buf conflicts; /* JSON array members */
-  int nrejected, nconflicts;
+  gs_codec_ack ack; /* counts, rejections and conflicts for the ack */
   /* grids this batch asked about, with the answer (device_grid lookups) */
   struct {
     char grid[65];
@@ -106,19 +68,8 @@ typedef struct batch_ctx {
 
 /* One validated change. */
 typedef struct change {
-  const cJSON *json;
-  const char *id;
-  int64_t seq;
-  const char *type;
-  const gs_type_def *tdef;
-  const char *entity;
-  gs_ver ver;
-  const cJSON *base;
-  const cJSON *set;
-  int clamped;
-  unsigned char digest[32];
-  gs_buf canon;      /* canonical text of json: digested once, stored as the body */
-  gs_canon_spans sp; /* where set and each of its values lie in canon */
+  gs_codec_change d; /* as the codec read it */
+  int clamped;       /* the hlc was too far ahead and was replaced (stored with the change) */
 } change;
 
 static int64_t now_ms(const gs_engine *e) { return e->cfg.clock ? e->cfg.clock(e->cfg.clock_ctx) : gs_now_ms(); }
@@ -134,9 +85,9 @@ void gs_engine_config_defaults(gs_engine_config *c) {
   c->pull_limit_max = 2000;
 }
 
-sqlite3 *gs_engine_db(gs_engine *e) { return e->db; }
+sqlite3 *gs_engine_db(gs_engine *e) { return gs_store_raw(e->store); }
 gs_store *gs_engine_store(gs_engine *e) { return e->store; }
-void gs_engine_set_fast_create(gs_engine *e, int on) { e->fast_create = on != 0; }
+void gs_engine_set_fast_create(gs_engine *e, int on) { gs_merge_set_fast_create(e->merge, on); }
 int64_t gs_engine_rev(const gs_engine *e) { return e->rev; }
 
 int64_t gs_engine_now(const gs_engine *e) { return now_ms(e); }
@@ -158,14 +109,9 @@ void gs_engine_set_hooks(gs_engine *e, const gs_engine_hooks *h) {
   else memset(&e->hooks, 0, sizeof e->hooks);
 }
 
-static int64_t meta_get(sqlite3 *db, const char *key) {
-  sqlite3_stmt *st = NULL;
+static int64_t meta_get(gs_store *s, const char *key) {
   int64_t v = 0;
-  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key=?1", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-  }
-  sqlite3_finalize(st);
+  if (gs_store_meta_get(s, key, &v)) v = 0;
   return v;
 }
 
@@ -177,34 +123,26 @@ int gs_engine_open(gs_engine **out, const gs_engine_config *cfg, char *err, size
   gs_engine *e = gs_calloc(1, sizeof *e);
   if (!e) return GS_ENOMEM;
   e->cfg = *cfg;
-  e->fast_create = 1;
+  if ((rc = gs_merge_new(&e->merge))) goto fail;
   if ((rc = gs_schema_load_builtin(&e->schema, err, errlen))) goto fail;
   int ws = cfg->wal_sync_thread && cfg->synchronous == 2;
   if ((rc = gs_store_open(&e->store, cfg->db_path, ws ? 1 : cfg->synchronous, err, errlen))) goto fail;
-  e->db = gs_store_raw(e->store);
   /* the store is open in WAL mode and was read, so its -wal file exists */
   if (ws && (rc = gs_walsync_start(&e->ws, cfg->db_path))) {
     snprintf(err, errlen, "%s: cannot start the WAL sync thread: %s", cfg->db_path, gs_strerror(rc));
     goto fail;
   }
-  for (int i = 0; i < ST_COUNT_; i++) {
-    int src = sqlite3_prepare_v3(e->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &e->st[i], NULL);
-    if (src != SQLITE_OK) {
-      snprintf(err, errlen, "%s: cannot prepare statement %d: %s", cfg->db_path, i, sqlite3_errmsg(e->db));
-      rc = gs_store_err(src);
-      goto fail;
-    }
-  }
   if (cfg->checkpoint_interval_ms > 0) {
-    if ((rc = gs_store_exec(e->db, "PRAGMA wal_autocheckpoint=0"))) goto fail;
+    if ((rc = gs_store_wal_autocheckpoint_off(e->store))) goto fail;
     if ((rc = gs_checkpointer_start(&e->ckpt, cfg->db_path, cfg->checkpoint_interval_ms, cfg->wal_restart_frames))) {
       snprintf(err, errlen, "%s: cannot start the background checkpointer: %s", cfg->db_path, gs_strerror(rc));
       goto fail;
     }
   }
-  e->rev = meta_get(e->db, "rev");
-  e->hlc.ms = meta_get(e->db, "hlc_ms");
-  e->hlc.c = (int32_t)meta_get(e->db, "hlc_c");
+  e->rev = meta_get(e->store, "rev");
+  e->hlc.ms = meta_get(e->store, "hlc_ms");
+  e->hlc.c = (int32_t)meta_get(e->store, "hlc_c");
+  gs_store_end_reads(e->store); /* no statement keeps a read open past open */
   *out = e;
   return GS_OK;
 fail:
@@ -225,34 +163,16 @@ void gs_engine_close(gs_engine *e) {
   if (!e) return;
   gs_walsync_stop(e->ws);
   gs_checkpointer_stop(e->ckpt);
-  for (int i = 0; i < ST_COUNT_; i++) sqlite3_finalize(e->st[i]);
-  gs_buf_free(&e->sf);
-  gs_buf_free(&e->sv);
-  gs_buf_free(&e->sh);
-  gs_buf_free(&e->sx);
+  gs_merge_free(e->merge);
+  gs_buf_free(&e->ent.grid);
+  gs_buf_free(&e->ent.fields);
+  gs_buf_free(&e->ent.ver);
+  gs_buf_free(&e->ent.hist);
+  gs_buf_free(&e->body);
+  gs_buf_free(&e->canon);
   gs_store_close(e->store);
   gs_schema_free(e->schema);
   gs_free(e);
-}
-
-/* Resets and clears a cached statement. */
-static sqlite3_stmt *stmt(gs_engine *e, int which) {
-  sqlite3_stmt *s = e->st[which];
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
-  return s;
-}
-
-static int step_done(gs_engine *e, sqlite3_stmt *s) {
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
-    sqlite3_reset(s);
-    return GS_OK;
-  }
-  gs_error("store: %s failed: %s (code %d)", sqlite3_sql(s), sqlite3_errmsg(e->db), rc);
-  int err = gs_store_err(rc);
-  sqlite3_reset(s);
-  return err == GS_EEXISTS ? GS_EINTERNAL : err;
 }
 
 /* ------------------------------------------------------------------ */
@@ -261,211 +181,70 @@ static int step_done(gs_engine *e, sqlite3_stmt *s) {
 static int record_seq(gs_engine *e, batch_ctx *b, int64_t seq) {
   if (seq <= b->acked_seq) return GS_OK;
   if (seq > b->acked_seq + 1) {
-    sqlite3_stmt *s = stmt(e, ST_SEQ_INS);
-    sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, seq);
+    int rc = gs_store_seq_add(e->store, b->device, seq);
     b->gaps = 1;
-    return step_done(e, s);
+    return rc;
   }
   b->acked_seq = seq;
   if (b->gaps < 0) { /* once per batch: does the device have early seqs at all? */
-    sqlite3_stmt *s = stmt(e, ST_SEQ_ANY);
-    sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
-    int src = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (src != SQLITE_ROW && src != SQLITE_DONE) return gs_store_err(src);
-    b->gaps = src == SQLITE_ROW;
+    int any = 0, rc = gs_store_seq_any(e->store, b->device, &any);
+    if (rc) return rc;
+    b->gaps = any;
   }
   if (!b->gaps) return GS_OK;
   for (;;) { /* absorb seqs that arrived early */
-    sqlite3_stmt *s = stmt(e, ST_SEQ_DEL);
-    sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, b->acked_seq + 1);
-    int rc = step_done(e, s);
+    int taken = 0, rc = gs_store_seq_take(e->store, b->device, b->acked_seq + 1, &taken);
     if (rc) return rc;
-    if (sqlite3_changes(e->db) == 0) return GS_OK;
+    if (!taken) return GS_OK;
     b->acked_seq++;
   }
 }
 
 /* ------------------------------------------------------------------ */
-/* Accounting                                                           */
-
-static int add_rejected(batch_ctx *b, const char *id, int64_t seq, int err, const char *detail) {
-  gs_buf *r = &b->rejected;
-  int rc = gs_buf_puts(r, b->nrejected++ ? ",{\"id\":" : "{\"id\":");
-  if (!rc) rc = id ? gs_buf_json_str(r, id) : gs_buf_puts(r, "null");
-  if (!rc) rc = seq > 0 ? gs_buf_printf(r, ",\"seq\":%lld", (long long)seq) : gs_buf_puts(r, ",\"seq\":null");
-  if (!rc) rc = gs_buf_printf(r, ",\"error\":\"%s\",\"detail\":", gs_errname(err));
-  if (!rc) rc = gs_buf_json_str(r, detail ? detail : gs_strerror(err));
-  return rc ? rc : gs_buf_puts(r, "}");
-}
-
-static int add_conflict_id(batch_ctx *b, const char *id) {
-  if (b->nconflicts++ && gs_buf_puts(&b->conflicts, ",")) return GS_ENOMEM;
-  return gs_buf_json_str(&b->conflicts, id);
-}
+/* Change log                                                           */
 
 static int store_change(gs_engine *e, batch_ctx *b, const change *c, int status, const char *detail) {
-  /* the canonical text decode_change digested is the stored body */
-  const gs_buf *body = &c->canon;
-  int rc;
-  sqlite3_stmt *s = stmt(e, ST_CHANGE_PUT);
-  sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, b->device, -1, SQLITE_STATIC);
-  if (c->seq > 0) sqlite3_bind_int64(s, 3, c->seq);
-  if (c->type) sqlite3_bind_text(s, 4, c->type, -1, SQLITE_STATIC);
-  if (c->entity) sqlite3_bind_text(s, 5, c->entity, -1, SQLITE_STATIC);
-  if (c->ver.present) {
-    sqlite3_bind_int64(s, 6, c->ver.ms);
-    sqlite3_bind_int(s, 7, c->ver.c);
-  }
-  sqlite3_bind_int(s, 8, c->clamped);
-  sqlite3_bind_blob(s, 9, c->digest, 32, SQLITE_STATIC);
-  sqlite3_bind_int(s, 10, status);
-  if (detail) sqlite3_bind_text(s, 11, detail, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 12, b->now);
-  sqlite3_bind_text(s, 13, body->data, (int)body->len, SQLITE_STATIC);
-  rc = step_done(e, s);
-  return rc;
+  /* the canonical text the codec digested is the stored body */
+  const gs_buf *body = c->d.canon;
+  gs_store_change row = {.id = c->d.id,
+                         .device = b->device,
+                         .seq = c->d.seq,
+                         .type = c->d.type,
+                         .entity = c->d.entity,
+                         .has_hlc = c->d.ver.present,
+                         .hlc_ms = c->d.ver.ms,
+                         .hlc_c = c->d.ver.c,
+                         .clamped = c->clamped,
+                         .digest = c->d.digest,
+                         .status = status,
+                         .detail = detail,
+                         .received_ms = b->now,
+                         .body = body->data,
+                         .body_len = body->len};
+  return gs_store_change_put(e->store, &row);
 }
 
 /* Rejects a change permanently: recorded (when it has an id) so that a resend
  * gets the same answer, its seq accounted, listed in the ack. */
 static int reject(gs_engine *e, batch_ctx *b, const change *c, int err, const char *detail) {
   int rc = GS_OK;
-  if (c->id) rc = store_change(e, b, c, err, detail);
-  if (!rc && c->seq > 0) rc = record_seq(e, b, c->seq);
-  if (!rc) rc = add_rejected(b, c->id, c->seq, err, detail);
+  if (c->d.id) rc = store_change(e, b, c, err, detail);
+  if (!rc && c->d.seq > 0) rc = record_seq(e, b, c->d.seq);
+  if (!rc) rc = gs_codec_ack_rejected(&b->ack, c->d.id, c->d.seq, err, detail);
   return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* Decoding and validation                                              */
-
-static int parse_ver(const cJSON *a, gs_ver *v) {
-  /* [ms, counter, "device"] */
-  int64_t ms, c;
-  if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 3) return 0;
-  const cJSON *d = cJSON_GetArrayItem(a, 2);
-  if (!gs_json_int(cJSON_GetArrayItem(a, 0), 0, GS_HLC_MAX_MS, &ms) ||
-      !gs_json_int(cJSON_GetArrayItem(a, 1), 0, GS_HLC_MAX_COUNTER, &c) || !cJSON_IsString(d) ||
-      !gs_valid_device_id(d->valuestring))
-    return 0;
-  v->present = 1;
-  v->ms = ms;
-  v->c = (int32_t)c;
-  snprintf(v->dev, sizeof v->dev, "%s", d->valuestring);
-  return 1;
-}
-
-/* Validates everything that does not depend on the stored state. */
-static int decode_change(gs_engine *e, batch_ctx *b, const cJSON *cj, change *c, char *detail, size_t dl) {
-  memset(c, 0, sizeof *c);
-  c->json = cj;
-  if (!cJSON_IsObject(cj)) {
-    snprintf(detail, dl, "change is not a JSON object");
-    return GS_EBAD_CHANGE;
-  }
-  const cJSON *x = cJSON_GetObjectItemCaseSensitive(cj, "seq");
-  if (!gs_json_int(x, 1, INT64_C(9007199254740991), &c->seq)) c->seq = 0;
-  x = cJSON_GetObjectItemCaseSensitive(cj, "id");
-  if (!cJSON_IsString(x) || !gs_valid_entity_id(x->valuestring)) {
-    snprintf(detail, dl, "\"id\" must be a string of [A-Za-z0-9_-]{1,64}");
-    return GS_EBAD_CHANGE;
-  }
-  c->id = x->valuestring;
-  /* same bytes as gs_json_digest(cj), kept for store_change */
-  int rc = gs_json_canon_spans(cj, "set", &c->canon, &c->sp);
-  if (!rc) rc = gs_sha256(c->canon.data, c->canon.len, c->digest);
-  if (rc) return rc;
-  if (c->seq == 0) {
-    snprintf(detail, dl, "\"seq\" must be an integer >= 1");
-    return GS_EBAD_CHANGE;
-  }
-  x = cJSON_GetObjectItemCaseSensitive(cj, "type");
-  if (!cJSON_IsString(x)) {
-    snprintf(detail, dl, "\"type\" must be a string");
-    return GS_EBAD_CHANGE;
-  }
-  c->type = x->valuestring;
-  if (!(c->tdef = gs_schema_type(e->schema, c->type))) {
-    snprintf(detail, dl, "type '%.64s' is not one of the schema's types", c->type);
-    c->type = NULL;
-    return GS_EUNKNOWN_TYPE;
-  }
-  x = cJSON_GetObjectItemCaseSensitive(cj, "entity");
-  if (!cJSON_IsString(x) || !gs_valid_entity_id(x->valuestring)) {
-    snprintf(detail, dl, "\"entity\" must be a string of [A-Za-z0-9_-]{1,64}");
-    return GS_EBAD_CHANGE;
-  }
-  c->entity = x->valuestring;
-  int64_t ms, cnt;
-  x = cJSON_GetObjectItemCaseSensitive(cj, "hlc");
-  if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 ||
-      !gs_json_int(cJSON_GetArrayItem(x, 0), 0, GS_HLC_MAX_MS, &ms) ||
-      !gs_json_int(cJSON_GetArrayItem(x, 1), 0, GS_HLC_MAX_COUNTER, &cnt)) {
-    snprintf(detail, dl, "\"hlc\" must be [ms, counter] with 0 <= counter <= 65535");
-    return GS_EBAD_CHANGE;
-  }
-  c->ver.present = 1;
-  c->ver.ms = ms;
-  c->ver.c = (int32_t)cnt;
-  snprintf(c->ver.dev, sizeof c->ver.dev, "%s", b->device);
-  c->base = cJSON_GetObjectItemCaseSensitive(cj, "base");
-  if (c->base && !cJSON_IsNull(c->base)) {
-    if (!cJSON_IsObject(c->base)) {
-      snprintf(detail, dl, "\"base\" must be an object of field -> [ms, counter, \"device\"]");
-      return GS_EBAD_CHANGE;
-    }
-    const cJSON *bv;
-    cJSON_ArrayForEach(bv, c->base) {
-      gs_ver v;
-      if (!parse_ver(bv, &v)) {
-        snprintf(detail, dl, "base of field '%.64s' must be [ms, counter, \"device\"]", bv->string);
-        return GS_EBAD_CHANGE;
-      }
-    }
-  } else {
-    c->base = NULL;
-  }
-  c->set = cJSON_GetObjectItemCaseSensitive(cj, "set");
-  if (!cJSON_IsObject(c->set) || !c->set->child) {
-    snprintf(detail, dl, "\"set\" must be a non-empty object of field -> value");
-    return GS_EBAD_CHANGE;
-  }
-  size_t nkeys = 0;
-  const cJSON *f;
-  cJSON_ArrayForEach(f, c->set) {
-    const gs_field_def *fd = gs_schema_field(c->tdef, f->string);
-    if (!fd) {
-      snprintf(detail, dl, "field '%.64s' is not defined for type %s", f->string, c->type);
-      return GS_EUNKNOWN_FIELD;
-    }
-    if ((rc = gs_schema_check_value(fd, f, e->cfg.max_field_bytes, detail, dl))) return rc;
-    nkeys++;
-  }
-  /* more keys than the type has fields means a key repeats */
-  if (nkeys > c->tdef->nfields || gs_json_dup_keys(c->set)) {
-    snprintf(detail, dl, "\"set\" names a field twice");
-    return GS_EBAD_CHANGE;
-  }
-  return GS_OK;
 }
 
 /* ------------------------------------------------------------------ */
 /* Merge                                                                */
 
-/* Whether the batch's device may write grid; answers are kept for the batch
- * (a device writes few grids, and device_grid does not change inside it). */
+/* Whether the batch's device may write grid (1 or 0; < 0 a negated gs_err);
+ * answers are kept for the batch (a device writes few grids, and
+ * device_grid does not change inside it). */
 static int grid_allowed(gs_engine *e, batch_ctx *b, const char *grid) {
   for (int i = 0; i < b->ngrids; i++)
     if (strcmp(b->grids[i].grid, grid) == 0) return b->grids[i].allowed;
-  sqlite3_stmt *s = stmt(e, ST_DEV_GRID);
-  sqlite3_bind_text(s, 1, b->device, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, grid, -1, SQLITE_STATIC);
-  int ok = sqlite3_step(s) == SQLITE_ROW;
-  sqlite3_reset(s);
+  int ok = gs_store_device_has_grid(e->store, b->device, grid);
+  if (ok < 0) return ok;
   if (b->ngrids < (int)(sizeof b->grids / sizeof b->grids[0]) && strlen(grid) < sizeof b->grids[0].grid) {
     snprintf(b->grids[b->ngrids].grid, sizeof b->grids[0].grid, "%s", grid);
     b->grids[b->ngrids++].allowed = ok;
@@ -473,215 +252,71 @@ static int grid_allowed(gs_engine *e, batch_ctx *b, const char *grid) {
   return ok;
 }
 
-static cJSON *ver_json(const gs_ver *v) {
-  cJSON *a = cJSON_CreateArray();
-  if (!a) return NULL;
-  cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v->ms));
-  cJSON_AddItemToArray(a, cJSON_CreateNumber(v->c));
-  cJSON_AddItemToArray(a, cJSON_CreateString(v->dev));
-  if (cJSON_GetArraySize(a) != 3) { /* an element failed to allocate */
-    cJSON_Delete(a);
-    return NULL;
-  }
-  return a;
-}
-
-static char *ver_text(const gs_ver *v) {
-  char buf[128];
-  snprintf(buf, sizeof buf, "[%lld,%d,\"%s\"]", (long long)v->ms, v->c, v->dev);
-  return gs_strdup(buf);
-}
-
-/* A hist entry is one string (one JSON node, cheap to parse and print):
- *   "ms:c:dev:base_ms:base_c:base_dev:change:valhash"
- * base_dev is empty when the writer had no version of the field. Device and
- * change ids are [A-Za-z0-9_-], so ':' never occurs inside a part. */
-/* Appends the decimal digits of v (>= 0) at p; returns the new end. */
-static char *put_uint(char *p, uint64_t v) {
-  char tmp[24], *t = tmp + sizeof tmp;
-  do {
-    *--t = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  size_t n = (size_t)(tmp + sizeof tmp - t);
-  memcpy(p, t, n);
-  return p + n;
-}
-
-static char *put_str(char *p, const char *s) {
-  size_t n = strlen(s);
-  memcpy(p, s, n);
-  return p + n;
-}
-
-/* out needs 2 x 20 digits + 2 x 5 + 2 x 64 (devices) + 64 (change) + 16 + 7 colons + NUL = 273 bytes at most
- * (GS_HIST_MAX) for the ids decode_change admits; longer parts are refused. */
-#define GS_HIST_MAX 288
-static int hist_format(char *out, size_t n, const gs_ver *v, const gs_ver *base, const char *chg, const char *vh) {
-  if (n < GS_HIST_MAX || strlen(v->dev) > 64 || strlen(base->dev) > 64 || strlen(chg) > 64 || strlen(vh) > 16) return 0;
-  char *p = out;
-  p = put_uint(p, (uint64_t)v->ms);
-  *p++ = ':';
-  p = put_uint(p, (uint64_t)v->c);
-  *p++ = ':';
-  p = put_str(p, v->dev);
-  *p++ = ':';
-  p = put_uint(p, base->present ? (uint64_t)base->ms : 0);
-  *p++ = ':';
-  p = put_uint(p, base->present ? (uint64_t)base->c : 0);
-  *p++ = ':';
-  p = put_str(p, base->present ? base->dev : "");
-  *p++ = ':';
-  p = put_str(p, chg);
-  *p++ = ':';
-  p = put_str(p, vh);
-  *p = '\0';
-  return 1;
-}
-
-/* Splits the next ':'-terminated part of *p into out (NUL-terminated). */
-static int hist_part(const char **p, char *out, size_t n) {
-  const char *e = strchr(*p, ':');
-  size_t len = e ? (size_t)(e - *p) : strlen(*p);
-  if (len >= n) return 0;
-  memcpy(out, *p, len);
-  out[len] = '\0';
-  *p += len + (e ? 1 : 0);
-  return 1;
-}
-
-static int hist_entry(const cJSON *h, gs_ver *ver, gs_ver *base, char chg[65], char vh[17]) {
-  if (!cJSON_IsString(h)) return 0;
-  const char *p = h->valuestring;
-  char ms[24], c[8], bms[24], bc[8];
-  if (!hist_part(&p, ms, sizeof ms) || !hist_part(&p, c, sizeof c) || !hist_part(&p, ver->dev, sizeof ver->dev) ||
-      !hist_part(&p, bms, sizeof bms) || !hist_part(&p, bc, sizeof bc) || !hist_part(&p, base->dev, sizeof base->dev) ||
-      !hist_part(&p, chg, 65) || !hist_part(&p, vh, 17))
-    return 0;
-  ver->present = 1;
-  ver->ms = strtoll(ms, NULL, 10);
-  ver->c = (int32_t)strtol(c, NULL, 10);
-  base->present = base->dev[0] != '\0';
-  base->ms = strtoll(bms, NULL, 10);
-  base->c = (int32_t)strtol(bc, NULL, 10);
-  return 1;
-}
-
-/* Value a stored change wrote to a field, as canonical JSON text (caller frees). */
+/* Value a stored change wrote to a field, as canonical JSON text (caller
+ * frees), or NULL when it cannot be read. */
 static char *stored_value(gs_engine *e, const char *chg, const char *field) {
+  gs_buf b = GS_BUF_INIT;
   char *out = NULL;
-  sqlite3_stmt *s = stmt(e, ST_CHANGE_BODY);
-  sqlite3_bind_text(s, 1, chg, -1, SQLITE_STATIC);
-  if (sqlite3_step(s) == SQLITE_ROW) {
-    cJSON *doc = cJSON_Parse((const char *)sqlite3_column_text(s, 0));
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "set"), field);
-    gs_buf b = GS_BUF_INIT;
-    if (v && gs_json_canon(v, &b) == GS_OK) out = gs_buf_steal(&b);
-    gs_buf_free(&b);
-    cJSON_Delete(doc);
-  }
-  sqlite3_reset(s);
+  if (gs_store_change_body(e->store, chg, &e->body) == GS_OK && gs_codec_change_value(e->body.data, field, &b) == GS_OK)
+    out = gs_buf_steal(&b);
+  gs_buf_free(&b);
   return out;
 }
 
 static int log_conflict(gs_engine *e, batch_ctx *b, const change *c, const char *field, const cJSON *val,
                         const gs_ver *hver, const char *hchg) {
   int rc = GS_ENOMEM;
-  gs_buf mine = GS_BUF_INIT;
+  gs_buf mine = GS_BUF_INIT, myver = GS_BUF_INIT, hv = GS_BUF_INIT;
   char *theirs = stored_value(e, hchg, field);
-  char *myver = ver_text(&c->ver), *hv = ver_text(hver);
-  if (!myver || !hv || gs_json_canon(val, &mine)) goto out;
-  int mine_first = strcmp(c->id, hchg) < 0;
-  const char *winner = gs_ver_cmp(&c->ver, hver) > 0 ? c->id : hchg;
-  sqlite3_stmt *s = stmt(e, ST_CONFLICT_INS);
-  sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, c->entity, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, field, -1, SQLITE_STATIC);
-  int a = mine_first ? 4 : 8, bb = mine_first ? 8 : 4;
-  sqlite3_bind_text(s, a, c->id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, a + 1, c->ver.dev, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, a + 2, myver, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, a + 3, mine.data, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, bb, hchg, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, bb + 1, hver->dev, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, bb + 2, hv, -1, SQLITE_STATIC);
-  if (theirs) sqlite3_bind_text(s, bb + 3, theirs, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 12, winner, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 13, b->now);
-  rc = step_done(e, s);
+  if (gs_merge_ver_text(&c->d.ver, &myver) || gs_merge_ver_text(hver, &hv) || gs_json_canon(val, &mine)) goto out;
+  int mine_first = strcmp(c->d.id, hchg) < 0;
+  const char *winner = gs_ver_cmp(&c->d.ver, hver) > 0 ? c->d.id : hchg;
+  gs_store_conflict row = {
+      .type = c->d.type, .entity = c->d.entity, .field = field, .winner = winner, .logged_ms = b->now};
+  int m = mine_first ? 0 : 1;
+  row.side[m].change = c->d.id;
+  row.side[m].device = c->d.ver.dev;
+  row.side[m].ver = myver.data;
+  row.side[m].value = mine.data;
+  row.side[1 - m].change = hchg;
+  row.side[1 - m].device = hver->dev;
+  row.side[1 - m].ver = hv.data;
+  row.side[1 - m].value = theirs;
+  rc = gs_store_conflict_add(e->store, &row);
 out:
   gs_free(theirs);
-  gs_free(myver);
-  gs_free(hv);
+  gs_buf_free(&myver);
+  gs_buf_free(&hv);
   gs_buf_free(&mine);
   return rc;
 }
 
-typedef struct ent_row {
-  int exists;
-  sqlite3_int64 rowid;
-  char *grid;
-  int64_t rev;
-  cJSON *fields, *ver, *hist;
-  char *before; /* canonical fields before, for the write hook */
-} ent_row;
-
-static void ent_free(ent_row *r) {
-  gs_free(r->grid);
-  gs_free(r->before);
-  cJSON_Delete(r->fields);
-  cJSON_Delete(r->ver);
-  cJSON_Delete(r->hist);
-}
-
-static int ent_load(gs_engine *e, const change *c, ent_row *r) {
-  memset(r, 0, sizeof *r);
-  sqlite3_stmt *s = stmt(e, ST_ENT_GET);
-  sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, c->entity, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    r->exists = 1;
-    r->rowid = sqlite3_column_int64(s, 0);
-    r->grid = gs_strdup((const char *)sqlite3_column_text(s, 1));
-    r->rev = sqlite3_column_int64(s, 2);
-    r->before = gs_strdup((const char *)sqlite3_column_text(s, 3));
-    r->fields = cJSON_Parse((const char *)sqlite3_column_text(s, 3));
-    r->ver = cJSON_Parse((const char *)sqlite3_column_text(s, 4));
-    r->hist = cJSON_Parse((const char *)sqlite3_column_text(s, 5));
-    sqlite3_reset(s);
-    if (!r->grid || !r->before || !r->fields || !r->ver || !r->hist) return GS_ENOMEM;
-    return GS_OK;
-  }
-  sqlite3_reset(s);
-  if (rc != SQLITE_DONE) return gs_store_err(rc);
-  r->fields = cJSON_CreateObject();
-  r->ver = cJSON_CreateObject();
-  r->hist = cJSON_CreateObject();
-  return r->fields && r->ver && r->hist ? GS_OK : GS_ENOMEM;
-}
-
-/* Authorisation and required-on-create: errors here are rejections. */
-static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, const ent_row *r, char *detail, size_t dl) {
-  const cJSON *g = cJSON_GetObjectItemCaseSensitive(c->set, "grid");
-  if (r->exists && !grid_allowed(e, b, r->grid)) {
-    snprintf(detail, dl, "%s %s belongs to grid %s, which this device may not write", c->type, c->entity, r->grid);
+/* Authorisation and required-on-create: errors here are rejections. grid:
+ * the stored entity's grid, NULL when the entity is new. */
+static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, const char *grid, char *detail, size_t dl) {
+  const cJSON *g = cJSON_GetObjectItemCaseSensitive(c->d.set, "grid");
+  int ok = grid ? grid_allowed(e, b, grid) : 1;
+  if (ok < 0) return -ok;
+  if (!ok) {
+    snprintf(detail, dl, "%s %s belongs to grid %s, which this device may not write", c->d.type, c->d.entity, grid);
     return GS_EFORBIDDEN_GRID;
   }
   if (g && cJSON_IsNull(g)) {
     snprintf(detail, dl, "field grid cannot be cleared");
     return GS_EBAD_VALUE;
   }
-  if (g && !grid_allowed(e, b, g->valuestring)) {
+  ok = g ? grid_allowed(e, b, g->valuestring) : 1;
+  if (ok < 0) return -ok;
+  if (!ok) {
     snprintf(detail, dl, "grid %.64s is not one of this device's grids", g->valuestring);
     return GS_EFORBIDDEN_GRID;
   }
-  if (!r->exists) {
-    for (size_t i = 0; i < c->tdef->nfields; i++) {
-      const gs_field_def *fd = &c->tdef->fields[i];
-      const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->set, fd->name);
+  if (!grid) {
+    for (size_t i = 0; i < c->d.tdef->nfields; i++) {
+      const gs_field_def *fd = &c->d.tdef->fields[i];
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->d.set, fd->name);
       if (fd->required && (!v || cJSON_IsNull(v))) {
-        snprintf(detail, dl, "creating %s %s needs field %s", c->type, c->entity, fd->name);
+        snprintf(detail, dl, "creating %s %s needs field %s", c->d.type, c->d.entity, fd->name);
         return GS_EMISSING_FIELD;
       }
     }
@@ -689,192 +324,43 @@ static int check_against_state(gs_engine *e, batch_ctx *b, const change *c, cons
   return GS_OK;
 }
 
-static int write_entity(gs_engine *e, const change *c, ent_row *r, int changed) {
-  gs_buf *fp = &e->sf, *vp = &e->sv, *hp = &e->sh;
-  gs_buf_reset(fp);
-  gs_buf_reset(vp);
-  gs_buf_reset(hp);
-  int rc = gs_json_canon(r->fields, fp);
-  if (!rc) rc = gs_json_canon(r->ver, vp);
-  if (!rc) rc = gs_json_canon(r->hist, hp);
-  const cJSON *g = cJSON_GetObjectItemCaseSensitive(r->fields, "grid");
-  if (!rc && !cJSON_IsString(g)) rc = GS_EINTERNAL;
-  if (rc) goto out;
-  int64_t rev = r->rev;
-  if (changed || !r->exists) rev = ++e->rev;
-  sqlite3_stmt *s;
-  if (r->exists) {
-    s = stmt(e, ST_ENT_UPD);
-    sqlite3_bind_text(s, 1, g->valuestring, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, rev);
-    sqlite3_bind_text(s, 3, fp->data, (int)fp->len, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, vp->data, (int)vp->len, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, hp->data, (int)hp->len, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 6, r->rowid);
-  } else {
-    s = stmt(e, ST_ENT_INS);
-    sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, c->entity, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, g->valuestring, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, rev);
-    sqlite3_bind_text(s, 5, fp->data, (int)fp->len, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, vp->data, (int)vp->len, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, hp->data, (int)hp->len, SQLITE_STATIC);
-  }
-  rc = step_done(e, s);
-  if (!rc && (changed || !r->exists) && e->hooks.write)
-    rc = e->hooks.write(e->hooks.ctx, c->type, c->entity, r->exists ? r->before : NULL, r->fields);
-out:
+struct conflict_ctx {
+  gs_engine *e;
+  batch_ctx *b;
+  const change *c;
+  int *conflicted;
+};
+
+static int on_conflict(void *ctx, const char *field, const cJSON *value, const gs_merge_hist *theirs) {
+  struct conflict_ctx *x = ctx;
+  int rc = log_conflict(x->e, x->b, x->c, field, value, &theirs->ver, theirs->change);
+  if (!rc) *x->conflicted = 1;
   return rc;
 }
 
-/* The value hash of f, a member of c's set: FNV-1a of its canonical text,
- * which is a span of the change's canonical text already made. */
-static int value_hash(gs_engine *e, const change *c, const cJSON *f, char vh[17]) {
-  for (size_t i = 0; c->sp.found && i < c->sp.n; i++)
-    if (c->sp.m[i].value == f) {
-      gs_json_hex64(gs_json_fnv(c->canon.data + c->sp.m[i].off, c->sp.m[i].len), vh);
-      return GS_OK;
-    }
-  return gs_json_hash_hex(f, &e->sx, vh);
-}
-
-/* A new entity: every field of the set wins (there is nothing to merge with
- * and no earlier write to conflict with), so the stored texts are written
- * straight from the change's canonical text rather than through cJSON trees:
- * fields is the canonical set; ver and hist hold this change's version for
- * each field. The bytes are those the general path (merge + write_entity)
- * produces; tests/unit/test_engine.c compares the two. */
-static int create_entity(gs_engine *e, const change *c) {
-  const gs_canon_spans *sp = &c->sp;
-  gs_buf *vp = &e->sv, *hp = &e->sh;
-  gs_buf_reset(vp);
-  gs_buf_reset(hp);
-  const cJSON *g = cJSON_GetObjectItemCaseSensitive(c->set, "grid");
-  if (!cJSON_IsString(g)) return GS_EINTERNAL;
-  char verb[128], *q = verb; /* [ms,counter,"device"] */
-  *q++ = '[';
-  q = put_uint(q, (uint64_t)c->ver.ms);
-  *q++ = ',';
-  q = put_uint(q, (uint64_t)c->ver.c);
-  *q++ = ',';
-  *q++ = '"';
-  q = put_str(q, c->ver.dev); /* a device id: [a-z0-9-], nothing to escape */
-  *q++ = '"';
-  *q++ = ']';
-  int rc = gs_buf_puts(vp, "{");
-  if (!rc) rc = gs_buf_puts(hp, "{");
-  for (size_t i = 0; !rc && i < sp->n; i++) {
-    const char *key = sp->m[i].key;
-    char vh[17], hbuf[GS_HIST_MAX];
-    gs_ver base = {0};
-    if (c->base) parse_ver(cJSON_GetObjectItemCaseSensitive(c->base, key), &base);
-    gs_json_hex64(gs_json_fnv(c->canon.data + sp->m[i].off, sp->m[i].len), vh);
-    if (!hist_format(hbuf, sizeof hbuf, &c->ver, &base, c->id, vh)) return GS_EINTERNAL;
-    if (i && ((rc = gs_buf_puts(vp, ",")) || (rc = gs_buf_puts(hp, ",")))) break;
-    if (!rc) rc = gs_buf_json_str(vp, key);
-    if (!rc) rc = gs_buf_puts(vp, ":");
-    if (!rc) rc = gs_buf_append(vp, verb, (size_t)(q - verb));
-    if (!rc) rc = gs_buf_json_str(hp, key);
-    if (!rc) rc = gs_buf_puts(hp, ":[");
-    if (!rc) rc = gs_buf_json_str(hp, hbuf);
-    if (!rc) rc = gs_buf_puts(hp, "]");
-  }
-  if (!rc) rc = gs_buf_puts(vp, "}");
-  if (!rc) rc = gs_buf_puts(hp, "}");
-  if (rc) return rc;
-  int64_t rev = ++e->rev;
-  sqlite3_stmt *s = stmt(e, ST_ENT_INS);
-  sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, c->entity, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, g->valuestring, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, rev);
-  sqlite3_bind_text(s, 5, c->canon.data + sp->off, (int)sp->len, SQLITE_STATIC);
-  sqlite3_bind_text(s, 6, vp->data, (int)vp->len, SQLITE_STATIC);
-  sqlite3_bind_text(s, 7, hp->data, (int)hp->len, SQLITE_STATIC);
-  rc = step_done(e, s);
-  if (!rc && e->hooks.write) rc = e->hooks.write(e->hooks.ctx, c->type, c->entity, NULL, c->set);
-  return rc;
-}
-
-/* Merges a validated change into the entity. *conflicted is set when this
- * change conflicts with an earlier one. Returns a rejection code (with
- * detail), or a local error, or GS_OK. */
+/* Merges a validated change into the entity (gs_merge.h) and writes it back.
+ * *conflicted is set when this change conflicts with an earlier one. Returns
+ * a rejection code (with detail), or a local error, or GS_OK. */
 static int merge(gs_engine *e, batch_ctx *b, const change *c, int *conflicted, char *detail, size_t dl) {
-  ent_row r;
-  int rc = ent_load(e, c, &r);
-  if (rc) goto out;
-  if ((rc = check_against_state(e, b, c, &r, detail, dl))) goto out;
-  if (!r.exists && c->sp.found && e->fast_create) {
-    rc = create_entity(e, c);
-    goto out;
-  }
-  int changed = 0;
-  const cJSON *f;
-  cJSON_ArrayForEach(f, c->set) {
-    char vh[17];
-    if ((rc = value_hash(e, c, f, vh))) goto out;
-    gs_ver base = {0};
-    if (c->base) parse_ver(cJSON_GetObjectItemCaseSensitive(c->base, f->string), &base);
-    /* conflicts against every earlier accepted write of this field */
-    cJSON *hl = cJSON_GetObjectItemCaseSensitive(r.hist, f->string);
-    const cJSON *h;
-    cJSON_ArrayForEach(h, hl) {
-      gs_ver hv, hb;
-      char hchg[65], hvh[17];
-      if (!hist_entry(h, &hv, &hb, hchg, hvh)) continue;
-      if (strcmp(hv.dev, c->ver.dev) == 0 || strcmp(hvh, vh) == 0) continue;
-      if (gs_ver_cmp(&c->ver, &hb) > 0 && gs_ver_cmp(&hv, &base) > 0) {
-        if ((rc = log_conflict(e, b, c, f->string, f, &hv, hchg))) goto out;
-        *conflicted = 1;
-      }
-    }
-    /* remember this write for later conflict checks */
-    char hbuf[GS_HIST_MAX];
-    cJSON *entry = hist_format(hbuf, sizeof hbuf, &c->ver, &base, c->id, vh) ? cJSON_CreateString(hbuf) : NULL;
-    if (!entry) {
-      rc = GS_ENOMEM;
-      goto out;
-    }
-    if (!hl) {
-      hl = cJSON_AddArrayToObject(r.hist, f->string);
-      if (!hl) {
-        cJSON_Delete(entry);
-        rc = GS_ENOMEM;
-        goto out;
-      }
-    }
-    cJSON_AddItemToArray(hl, entry);
-    /* last writer wins */
-    gs_ver cur = {0};
-    parse_ver(cJSON_GetObjectItemCaseSensitive(r.ver, f->string), &cur);
-    if (gs_ver_cmp(&c->ver, &cur) > 0) {
-      cJSON *nv = cJSON_Duplicate(f, 1), *vj = ver_json(&c->ver);
-      if (!nv || !vj) {
-        cJSON_Delete(nv);
-        cJSON_Delete(vj);
-        rc = GS_ENOMEM;
-        goto out;
-      }
-      cJSON_DeleteItemFromObjectCaseSensitive(r.fields, f->string);
-      cJSON_DeleteItemFromObjectCaseSensitive(r.ver, f->string);
-      if (!cJSON_AddItemToObject(r.fields, f->string, nv)) { /* the key copy failed */
-        cJSON_Delete(nv);
-        cJSON_Delete(vj);
-        rc = GS_ENOMEM;
-        goto out;
-      }
-      if (!cJSON_AddItemToObject(r.ver, f->string, vj)) {
-        cJSON_Delete(vj);
-        rc = GS_ENOMEM;
-        goto out;
-      }
-      changed = 1;
-    }
-  }
-  rc = write_entity(e, c, &r, changed);
-out:
-  ent_free(&r);
+  gs_store_entity *se = &e->ent;
+  int rc = gs_store_entity_get(e->store, c->d.type, c->d.entity, se);
+  int exists = rc == GS_OK;
+  if (rc && rc != GS_ENOTFOUND) return rc;
+  if ((rc = check_against_state(e, b, c, exists ? se->grid.data : NULL, detail, dl))) return rc;
+  gs_merge_change mc = {
+      .id = c->d.id, .ver = c->d.ver, .base = c->d.base, .set = c->d.set, .canon = c->d.canon->data, .sp = &c->d.sp};
+  gs_merge_stored st = {se->fields.data, se->ver.data, se->hist.data};
+  struct conflict_ctx x = {e, b, c, conflicted};
+  gs_merge_result r;
+  if ((rc = gs_merge_apply(e->merge, &mc, exists ? &st : NULL, on_conflict, &x, &r))) return rc;
+  if (!r.grid) return GS_EINTERNAL; /* check_against_state and the schema guarantee a grid */
+  int64_t rev = exists ? se->rev : 0;
+  if (r.changed || !exists) rev = ++e->rev;
+  gs_store_text ft = {r.fields, r.fields_len}, vt = {r.ver, r.ver_len}, ht = {r.hist, r.hist_len};
+  if (exists) rc = gs_store_entity_update(e->store, se->rowid, r.grid, rev, &ft, &vt, &ht);
+  else rc = gs_store_entity_insert(e->store, c->d.type, c->d.entity, r.grid, rev, &ft, &vt, &ht);
+  if (!rc && (r.changed || !exists) && e->hooks.write)
+    rc = e->hooks.write(e->hooks.ctx, c->d.type, c->d.entity, exists ? se->fields.data : NULL, r.after);
   return rc;
 }
 
@@ -883,100 +369,70 @@ out:
 
 static int apply_change_in(gs_engine *e, batch_ctx *b, const cJSON *cj, change *c) {
   char detail[256] = "";
-  int rc = decode_change(e, b, cj, c, detail, sizeof detail);
+  int rc =
+      gs_codec_change_parse(cj, e->schema, b->device, e->cfg.max_field_bytes, &e->canon, &c->d, detail, sizeof detail);
   if (rc == GS_ENOMEM || rc == GS_ECRYPTO) return rc;
-  if (c->id) { /* idempotency first: a resend gets the first answer */
-    sqlite3_stmt *s = stmt(e, ST_CHANGE_GET);
-    sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
-    int src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-      int same = sqlite3_column_bytes(s, 0) == 32 && memcmp(sqlite3_column_blob(s, 0), c->digest, 32) == 0;
-      int status = sqlite3_column_int(s, 1);
-      const char *d = (const char *)sqlite3_column_text(s, 2);
-      char prev[256];
-      snprintf(prev, sizeof prev, "%s", d ? d : "");
-      sqlite3_reset(s);
-      if (c->seq > 0 && (rc = record_seq(e, b, c->seq))) return rc;
+  if (c->d.id) { /* idempotency first: a resend gets the first answer */
+    int same = 0, status = 0;
+    char prev[256];
+    int src = gs_store_change_find(e->store, c->d.id, c->d.digest, &same, &status, prev, sizeof prev);
+    if (src == GS_OK) {
+      if (c->d.seq > 0 && (rc = record_seq(e, b, c->d.seq))) return rc;
       if (!same) {
-        snprintf(detail, sizeof detail, "change id %s was already used for a different change", c->id);
-        return add_rejected(b, c->id, c->seq, GS_EID_REUSED, detail);
+        snprintf(detail, sizeof detail, "change id %s was already used for a different change", c->d.id);
+        return gs_codec_ack_rejected(&b->ack, c->d.id, c->d.seq, GS_EID_REUSED, detail);
       }
       if (status == 0) {
-        b->duplicates++;
+        b->ack.duplicates++;
         return GS_OK;
       }
-      return add_rejected(b, c->id, c->seq, status, prev[0] ? prev : NULL);
+      return gs_codec_ack_rejected(&b->ack, c->d.id, c->d.seq, status, prev[0] ? prev : NULL);
     }
-    sqlite3_reset(s);
-    if (src != SQLITE_DONE) return gs_store_err(src);
+    if (src != GS_ENOTFOUND) return src;
   }
   if (rc) return reject(e, b, c, rc, detail);
 
   /* a clock too far ahead must not win every later edit */
-  if (c->ver.ms > b->now + e->cfg.max_skew_ms) {
+  if (c->d.ver.ms > b->now + e->cfg.max_skew_ms) {
     gs_hlc t = gs_hlc_tick(&e->hlc, b->now);
-    gs_warn("engine: device %s change %s: hlc %lld is %llds ahead of the server; clamped to %lld", b->device, c->id,
-            (long long)c->ver.ms, (long long)((c->ver.ms - b->now) / 1000), (long long)t.ms);
-    sqlite3_stmt *s = stmt(e, ST_SKEW_INS);
-    sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, b->device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, c->ver.ms);
-    sqlite3_bind_int64(s, 4, b->now);
-    sqlite3_bind_int64(s, 5, b->now);
-    if ((rc = step_done(e, s))) return rc;
-    c->ver.ms = t.ms;
-    c->ver.c = t.c;
+    gs_warn("engine: device %s change %s: hlc %lld is %llds ahead of the server; clamped to %lld", b->device, c->d.id,
+            (long long)c->d.ver.ms, (long long)((c->d.ver.ms - b->now) / 1000), (long long)t.ms);
+    if ((rc = gs_store_skew_log(e->store, c->d.id, b->device, c->d.ver.ms, b->now, b->now))) return rc;
+    c->d.ver.ms = t.ms;
+    c->d.ver.c = t.c;
     c->clamped = 1;
   } else {
-    gs_hlc_recv(&e->hlc, (gs_hlc){c->ver.ms, c->ver.c}, b->now);
+    gs_hlc_recv(&e->hlc, (gs_hlc){c->d.ver.ms, c->d.ver.c}, b->now);
   }
   int conflicted = 0;
   rc = merge(e, b, c, &conflicted, detail, sizeof detail);
   if (rc == GS_EFORBIDDEN_GRID || rc == GS_EMISSING_FIELD || rc == GS_EBAD_VALUE) return reject(e, b, c, rc, detail);
   if (rc) return rc;
   if ((rc = store_change(e, b, c, 0, NULL))) return rc;
-  if ((rc = record_seq(e, b, c->seq))) return rc;
-  b->applied++;
-  if (conflicted) rc = add_conflict_id(b, c->id);
+  if ((rc = record_seq(e, b, c->d.seq))) return rc;
+  b->ack.applied++;
+  if (conflicted) rc = gs_codec_ack_conflict(&b->ack, c->d.id);
   return rc;
 }
 
 static int apply_change(gs_engine *e, batch_ctx *b, const cJSON *cj) {
   change c;
   memset(&c, 0, sizeof c);
-  int rc = apply_change_in(e, b, cj, &c);
-  gs_buf_free(&c.canon);
-  return rc;
+  return apply_change_in(e, b, cj, &c);
 }
 
-static int batch_error_ack(gs_engine *e, gs_buf *ack, const char *batch, int64_t acked, int err, const char *detail) {
-  int rc = gs_buf_puts(ack, "{\"v\":1,\"batch\":");
-  if (!rc) rc = batch ? gs_buf_json_str(ack, batch) : gs_buf_puts(ack, "null");
-  if (!rc) rc = gs_buf_printf(ack, ",\"error\":\"%s\",\"detail\":", gs_errname(err));
-  if (!rc) rc = gs_buf_json_str(ack, detail);
-  if (!rc)
-    rc = gs_buf_printf(ack, ",\"acked_seq\":%lld,\"hlc\":[%lld,%d]}", (long long)acked, (long long)e->hlc.ms, e->hlc.c);
-  return rc;
-}
-
+/* 1 when device is registered (with *enabled and *acked), 0 when not, < 0 a
+ * negated gs_err. */
 static int device_row(gs_engine *e, const char *device, int *enabled, int64_t *acked) {
-  sqlite3_stmt *s = stmt(e, ST_DEV_GET);
-  sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(s);
-  int found = rc == SQLITE_ROW;
-  if (found) {
-    *enabled = sqlite3_column_int(s, 0);
-    *acked = sqlite3_column_int64(s, 1);
-  }
-  sqlite3_reset(s);
-  if (!found && rc != SQLITE_DONE) return -gs_store_err(rc);
-  return found;
+  int rc = gs_store_device_get(e->store, device, enabled, acked);
+  if (rc == GS_ENOTFOUND) return 0;
+  return rc ? -rc : 1;
 }
 
 /* Applies one batch inside an open transaction; fills ack. */
 static int apply_batch(gs_engine *e, const gs_batch_in *in, gs_buf *ack) {
   int rc = GS_OK;
-  cJSON *doc = NULL;
+  gs_codec_batch doc = {0};
   batch_ctx b;
   memset(&b, 0, sizeof b);
   b.device = in->device;
@@ -986,87 +442,30 @@ static int apply_batch(gs_engine *e, const gs_batch_in *in, gs_buf *ack) {
   int enabled = 0;
   int found = gs_valid_device_id(in->device) ? device_row(e, in->device, &enabled, &b.acked_seq) : 0;
   if (found < 0) return -found;
-  if (in->len > e->cfg.max_batch_bytes) {
-    snprintf(detail, sizeof detail, "batch of %zu bytes exceeds the limit of %zu bytes; send smaller batches", in->len,
-             e->cfg.max_batch_bytes);
-    return batch_error_ack(e, ack, NULL, b.acked_seq, GS_ETOO_LARGE, detail);
-  }
+  if ((rc = gs_codec_batch_size(in->len, e->cfg.max_batch_bytes, detail, sizeof detail)))
+    return gs_codec_ack_error(ack, NULL, b.acked_seq, e->hlc, rc, detail);
   if (!found || !enabled) {
     snprintf(detail, sizeof detail, "device %.64s is not registered or is disabled; ask an administrator", in->device);
-    return batch_error_ack(e, ack, NULL, 0, GS_EUNKNOWN_DEVICE, detail);
+    return gs_codec_ack_error(ack, NULL, 0, e->hlc, GS_EUNKNOWN_DEVICE, detail);
   }
-  if (!gs_valid_utf8(in->payload, in->len)) {
-    return batch_error_ack(e, ack, NULL, b.acked_seq, GS_EBAD_JSON, "payload is not valid UTF-8");
-  }
-  doc = cJSON_ParseWithLength(in->payload, in->len);
-  if (!doc) {
-    snprintf(detail, sizeof detail, "payload is not valid JSON (near byte %zu)",
-             cJSON_GetErrorPtr() ? (size_t)(cJSON_GetErrorPtr() - in->payload) : (size_t)0);
-    if (cJSON_GetErrorPtr() == NULL || cJSON_GetErrorPtr() < in->payload || cJSON_GetErrorPtr() > in->payload + in->len)
-      snprintf(detail, sizeof detail, "payload is not valid JSON");
-    return batch_error_ack(e, ack, NULL, b.acked_seq, GS_EBAD_JSON, detail);
-  }
-  const cJSON *bid = cJSON_GetObjectItemCaseSensitive(doc, "batch");
-  const char *batch = cJSON_IsString(bid) && gs_valid_entity_id(bid->valuestring) ? bid->valuestring : NULL;
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "v");
-  const cJSON *changes = cJSON_GetObjectItemCaseSensitive(doc, "changes");
-  if (!cJSON_IsObject(doc) || !cJSON_IsNumber(v) || v->valuedouble != 1) {
-    rc = batch_error_ack(e, ack, batch, b.acked_seq, GS_EBAD_VERSION,
-                         "batch must be an object with \"v\":1 (this server speaks sync protocol v1)");
-    goto out;
-  }
-  if (!batch || !cJSON_IsArray(changes)) {
-    rc = batch_error_ack(e, ack, batch, b.acked_seq, GS_EBAD_REQUEST,
-                         "batch needs \"batch\" (an id of [A-Za-z0-9_-]{1,64}) and \"changes\" (an array)");
-    goto out;
-  }
-  int n = cJSON_GetArraySize(changes);
-  if (n > e->cfg.max_changes) {
-    snprintf(detail, sizeof detail, "batch has %d changes, more than the limit of %d; send smaller batches", n,
-             e->cfg.max_changes);
-    rc = batch_error_ack(e, ack, batch, b.acked_seq, GS_ETOO_LARGE, detail);
+  if ((rc = gs_codec_batch_parse(in->payload, in->len, e->cfg.max_changes, &doc, detail, sizeof detail))) {
+    rc = gs_codec_ack_error(ack, doc.batch, b.acked_seq, e->hlc, rc, detail);
     goto out;
   }
   const cJSON *cj;
-  cJSON_ArrayForEach(cj, changes) {
+  cJSON_ArrayForEach(cj, doc.changes) {
     if ((rc = apply_change(e, &b, cj))) goto out;
   }
-  sqlite3_stmt *s = stmt(e, ST_DEV_UPD);
-  sqlite3_bind_text(s, 1, b.device, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 2, b.acked_seq);
-  sqlite3_bind_int64(s, 3, b.now);
-  if ((rc = step_done(e, s))) goto out;
+  if ((rc = gs_store_device_seen(e->store, b.device, b.acked_seq, b.now))) goto out;
   if (e->hooks.device && (rc = e->hooks.device(e->hooks.ctx, b.device, b.now))) goto out;
-  rc = gs_buf_puts(ack, "{\"v\":1,\"batch\":");
-  if (!rc) rc = gs_buf_json_str(ack, batch);
-  if (!rc)
-    rc = gs_buf_printf(ack, ",\"acked_seq\":%lld,\"hlc\":[%lld,%d],\"applied\":%d,\"duplicates\":%d,\"rejected\":[",
-                       (long long)b.acked_seq, (long long)e->hlc.ms, e->hlc.c, b.applied, b.duplicates);
-  if (!rc && b.rejected.len) rc = gs_buf_append(ack, b.rejected.data, b.rejected.len);
-  if (!rc) rc = gs_buf_puts(ack, "],\"conflicts\":[");
-  if (!rc && b.conflicts.len) rc = gs_buf_append(ack, b.conflicts.data, b.conflicts.len);
-  if (!rc) rc = gs_buf_puts(ack, "]}");
+  rc = gs_codec_ack_write(ack, doc.batch, b.acked_seq, e->hlc, &b.ack);
 out:
-  gs_buf_free(&b.rejected);
-  gs_buf_free(&b.conflicts);
-  cJSON_Delete(doc);
+  gs_codec_ack_free(&b.ack);
+  gs_codec_batch_free(&doc);
   return rc;
 }
 
-static int save_meta(gs_engine *e) {
-  const struct {
-    const char *k;
-    int64_t v;
-  } kv[] = {{"rev", e->rev}, {"hlc_ms", e->hlc.ms}, {"hlc_c", e->hlc.c}};
-  for (size_t i = 0; i < 3; i++) {
-    sqlite3_stmt *s = stmt(e, ST_META_SET);
-    sqlite3_bind_text(s, 1, kv[i].k, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, kv[i].v);
-    int rc = step_done(e, s);
-    if (rc) return rc;
-  }
-  return GS_OK;
-}
+static int save_meta(gs_engine *e) { return gs_store_sync_meta_save(e->store, e->rev, e->hlc.ms, e->hlc.c); }
 
 int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf *acks) {
   int64_t rev0 = e->rev;
@@ -1078,8 +477,8 @@ int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf 
     gs_free(len0);
     return GS_EIO;
   }
-  gs_checkpointer_writer_turn(e->ckpt, e->db);
-  int rc = gs_store_exec(e->db, "BEGIN IMMEDIATE");
+  gs_store_writer_turn(e->store, e->ckpt);
+  int rc = gs_store_begin(e->store);
   if (rc) {
     gs_free(len0);
     return rc;
@@ -1087,11 +486,11 @@ int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf 
   for (size_t i = 0; !rc && i < n; i++) rc = apply_batch(e, &in[i], &acks[i]);
   if (!rc) rc = save_meta(e);
   if (!rc && e->hooks.precommit) rc = e->hooks.precommit(e->hooks.ctx);
-  if (!rc) rc = gs_store_exec(e->db, "COMMIT");
+  if (!rc) rc = gs_store_commit(e->store); /* ends every read first (gs_store.h) */
   if (rc) {
     gs_warn("engine: batch transaction of %zu batch(es) rolled back: %s; no ack sent, devices will retry", n,
             gs_strerror(rc));
-    sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+    gs_store_rollback(e->store);
     e->rev = rev0;
     e->hlc = hlc0;
     for (size_t i = 0; i < n; i++) {
@@ -1117,77 +516,39 @@ int gs_engine_apply(gs_engine *e, const char *device, const char *payload, size_
 /* ------------------------------------------------------------------ */
 /* Pull                                                                 */
 
-/* An error page; "since" echoes the request's cursor (when it had one) so the
- * device can match it to its request like a normal page. */
-static int pull_error(gs_buf *page, int64_t since, const char *req, int err, const char *detail) {
-  int rc = gs_buf_puts(page, "{\"v\":1");
-  if (!rc && since >= 0) rc = gs_buf_printf(page, ",\"since\":%lld", (long long)since);
-  if (!rc && req) rc = gs_buf_printf(page, ",\"req\":\"%s\"", req);
-  if (!rc) rc = gs_buf_printf(page, ",\"error\":\"%s\",\"detail\":", gs_errname(err));
-  if (!rc) rc = gs_buf_json_str(page, detail);
-  return rc ? rc : gs_buf_puts(page, "}");
+struct pull_ctx {
+  gs_codec_page page;
+  int64_t limit, next;
+  int more;
+};
+
+static int pull_row(void *ctx, const gs_store_pull_row *r) {
+  struct pull_ctx *p = ctx;
+  if (p->page.n == p->limit) {
+    p->more = 1;
+    return GS_STORE_STOP;
+  }
+  p->next = r->rev;
+  return gs_codec_page_entity(&p->page, r->type, r->id, r->rev, r->fields.p, r->fields.len, r->ver.p, r->ver.len);
 }
 
 int gs_engine_pull(gs_engine *e, const char *device, const char *payload, size_t len, gs_buf *page) {
   int enabled = 0;
-  int64_t acked = 0, since = 0, limit = e->cfg.pull_limit_default;
+  int64_t acked = 0;
   int found = gs_valid_device_id(device) ? device_row(e, device, &enabled, &acked) : 0;
+  gs_store_end_reads(e->store); /* a pull runs outside a transaction: keep no snapshot */
   if (found < 0) return -found;
-  if (len > 4096 || !gs_valid_utf8(payload, len))
-    return pull_error(page, -1, NULL, GS_EBAD_JSON, "pull request is not valid");
-  cJSON *doc = cJSON_ParseWithLength(payload, len);
-  if (!doc) return pull_error(page, -1, NULL, GS_EBAD_JSON, "pull request is not valid JSON");
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "v");
-  const cJSON *s = cJSON_GetObjectItemCaseSensitive(doc, "since");
-  const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "limit");
-  const cJSON *rq = cJSON_GetObjectItemCaseSensitive(doc, "req");
-  /* optional request id, echoed so a device can tell pages of a retried pull apart */
-  char req[65] = "";
-  int ok = cJSON_IsObject(doc) && cJSON_IsNumber(v) && v->valuedouble == 1 &&
-           (!s || gs_json_int(s, 0, INT64_C(9007199254740991), &since)) && (!l || gs_json_int(l, 1, 1000000, &limit)) &&
-           (!rq || (cJSON_IsString(rq) && gs_valid_entity_id(rq->valuestring)));
-  if (ok && rq) snprintf(req, sizeof req, "%s", rq->valuestring);
-  cJSON_Delete(doc);
-  if (!ok)
-    return pull_error(page, -1, NULL, GS_EBAD_REQUEST,
-                      "pull request must be {\"v\":1,\"since\":<rev >= 0>,\"limit\":<1..>,\"req\":<optional id>}");
+  char detail[256];
+  gs_codec_pull req;
+  int rc = gs_codec_pull_parse(payload, len, e->cfg.pull_limit_default, &req, detail, sizeof detail);
+  if (rc) return gs_codec_pull_error(page, -1, NULL, rc, detail);
   if (!found || !enabled)
-    return pull_error(page, since, req[0] ? req : NULL, GS_EUNKNOWN_DEVICE,
-                      "device is not registered or is disabled; ask an administrator");
-  if (limit > e->cfg.pull_limit_max) limit = e->cfg.pull_limit_max;
-  sqlite3_stmt *st = stmt(e, ST_PULL);
-  sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, since);
-  sqlite3_bind_int64(st, 3, limit + 1);
-  gs_buf ents = GS_BUF_INIT;
-  int64_t next = since, n = 0;
-  int more = 0, rc = GS_OK, src;
-  while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
-    if (n == limit) {
-      more = 1;
-      break;
-    }
-    int64_t rev = sqlite3_column_int64(st, 2);
-    rc = gs_buf_puts(&ents, n ? ",{\"type\":" : "{\"type\":");
-    if (!rc) rc = gs_buf_json_str(&ents, (const char *)sqlite3_column_text(st, 0));
-    if (!rc) rc = gs_buf_puts(&ents, ",\"id\":");
-    if (!rc) rc = gs_buf_json_str(&ents, (const char *)sqlite3_column_text(st, 1));
-    if (!rc) rc = gs_buf_printf(&ents, ",\"rev\":%lld,\"fields\":", (long long)rev);
-    /* stored canonical JSON goes out as is: no re-serialisation */
-    if (!rc) rc = gs_buf_append(&ents, sqlite3_column_text(st, 3), (size_t)sqlite3_column_bytes(st, 3));
-    if (!rc) rc = gs_buf_puts(&ents, ",\"ver\":");
-    if (!rc) rc = gs_buf_append(&ents, sqlite3_column_text(st, 4), (size_t)sqlite3_column_bytes(st, 4));
-    if (!rc) rc = gs_buf_puts(&ents, "}");
-    next = rev;
-    n++;
-  }
-  if (!rc && !more && src != SQLITE_DONE) rc = gs_store_err(src);
-  sqlite3_reset(st);
-  if (!rc)
-    rc = gs_buf_printf(page, "{\"v\":1,\"since\":%lld,%s%s%s\"next\":%lld,\"more\":%s,\"entities\":[", (long long)since,
-                       req[0] ? "\"req\":\"" : "", req, req[0] ? "\"," : "", (long long)next, more ? "true" : "false");
-  if (!rc && ents.len) rc = gs_buf_append(page, ents.data, ents.len);
-  if (!rc) rc = gs_buf_puts(page, "]}");
-  gs_buf_free(&ents);
+    return gs_codec_pull_error(page, req.since, req.req[0] ? req.req : NULL, GS_EUNKNOWN_DEVICE,
+                               "device is not registered or is disabled; ask an administrator");
+  int64_t limit = req.limit > e->cfg.pull_limit_max ? e->cfg.pull_limit_max : req.limit;
+  struct pull_ctx p = {.page = GS_CODEC_PAGE_INIT, .limit = limit, .next = req.since};
+  rc = gs_store_entity_pull(e->store, device, req.since, limit + 1, pull_row, &p);
+  if (!rc) rc = gs_codec_page_write(page, req.since, req.req, p.next, p.more, &p.page);
+  gs_codec_page_free(&p.page);
   return rc;
 }

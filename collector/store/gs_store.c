@@ -175,8 +175,7 @@ sqlite3_stmt *store__stmt(gs_store *s, const char *sql) {
     if (!slot->sql) {
       int src = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &slot->st, NULL);
       if (src != SQLITE_OK) {
-        gs_error("store: %s: cannot prepare statement (%s, code %d): %.80s", s->path, sqlite3_errmsg(s->db), src,
-                 sql);
+        gs_error("store: %s: cannot prepare statement (%s, code %d): %.80s", s->path, sqlite3_errmsg(s->db), src, sql);
         sqlite3_finalize(slot->st);
         slot->st = NULL;
         return NULL;
@@ -202,8 +201,18 @@ int store__fail(gs_store *s, int src, const char *what) {
 }
 
 int gs_store_begin(gs_store *s) { return gs_store_exec(s->db, "BEGIN IMMEDIATE"); }
-int gs_store_commit(gs_store *s) { return gs_store_exec(s->db, "COMMIT"); }
+void gs_store_end_reads(gs_store *s) {
+  for (size_t i = 0; i < STORE_STMT_SLOTS; i++)
+    if (s->stmt[i].st) sqlite3_reset(s->stmt[i].st);
+}
+
+int gs_store_commit(gs_store *s) {
+  gs_store_end_reads(s);
+  return gs_store_exec(s->db, "COMMIT");
+}
+
 void gs_store_rollback(gs_store *s) {
+  gs_store_end_reads(s);
   if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 

@@ -43,10 +43,17 @@ void gs_store_close(gs_store *s);
 const char *gs_store_path(const gs_store *s);
 /* Highest migration version this binary knows. */
 int gs_store_schema_version(void);
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback is a no-op outside a transaction). */
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback is a no-op outside a transaction).
+ * Commit and rollback first end every read (gs_store_end_reads). */
 int gs_store_begin(gs_store *s);
 int gs_store_commit(gs_store *s);
 void gs_store_rollback(gs_store *s);
+/* Resets every cached statement. A SELECT stepped to a row but not to its
+ * end keeps the connection reading: SQLite then skips the checkpoint it runs
+ * at COMMIT (the WAL only grows), and between transactions the snapshot holds
+ * other connections' checkpoints back. Called by commit and rollback; call it
+ * after reads outside a transaction (a pull). */
+void gs_store_end_reads(gs_store *s);
 /* meta(key, value) integers; a missing key reads 0. */
 int gs_store_meta_get(gs_store *s, const char *key, int64_t *v);
 
@@ -59,6 +66,112 @@ int gs_store_device_get(gs_store *s, const char *device, int *enabled, int64_t *
 int gs_store_device_has_grid(gs_store *s, const char *device, const char *grid);
 
 /* ---- gs_store_sync.c (the engine) ---------------------------------------- */
+/* The engine's tables (docs/PROTOCOL.md, "Data model" and "Sync over MQTT").
+ * Every function is meant to run inside the engine's transaction
+ * (gs_store_begin .. gs_store_commit), except gs_store_entity_pull. Pointers
+ * passed in are only read during the call (SQLite binds them static). Writes
+ * return GS_EINTERNAL for a constraint violation: the engine checks keys
+ * first, so one is a bug. */
+#include "gs_buf.h"
+
+/* A text that is not NUL-terminated: p[0..len). */
+typedef struct gs_store_text {
+  const char *p;
+  size_t len;
+} gs_store_text;
+
+/* Looks change id up in the change log. GS_OK when found, with *same (1 when
+ * its stored digest is digest), *status (0 applied, else the gs_err it was
+ * rejected with) and its detail copied into detail[0..dl) ("" when none);
+ * GS_ENOTFOUND when the id is new; else an error. */
+int gs_store_change_find(gs_store *s, const char *id, const unsigned char digest[32], int *same, int *status,
+                         char *detail, size_t dl);
+
+/* One row of the change log. NULL / 0 members are stored as NULL: seq <= 0,
+ * type, entity, detail; the hlc when has_hlc is 0. */
+typedef struct gs_store_change {
+  const char *id, *device;
+  int64_t seq;
+  const char *type, *entity;
+  int has_hlc;
+  int64_t hlc_ms;
+  int32_t hlc_c;
+  int clamped;
+  const unsigned char *digest; /* 32 bytes */
+  int status;                  /* 0 applied, else the rejection's gs_err */
+  const char *detail;
+  int64_t received_ms;
+  const char *body; /* the canonical change, body_len bytes */
+  size_t body_len;
+} gs_store_change;
+int gs_store_change_put(gs_store *s, const gs_store_change *c);
+/* The stored body (canonical text) of change id into body (replaced; the
+ * caller owns and frees the buffer). GS_ENOTFOUND when there is none. */
+int gs_store_change_body(gs_store *s, const char *id, gs_buf *body);
+
+/* An entity row as stored; the buffers belong to the caller, who keeps them
+ * across calls (their capacity is reused) and frees them with gs_buf_free. */
+typedef struct gs_store_entity {
+  int64_t rowid;
+  int64_t rev;
+  gs_buf grid, fields, ver, hist; /* NUL-terminated texts */
+} gs_store_entity;
+/* Reads entity (type, id) into e. GS_OK, GS_ENOTFOUND, or an error. */
+int gs_store_entity_get(gs_store *s, const char *type, const char *id, gs_store_entity *e);
+int gs_store_entity_insert(gs_store *s, const char *type, const char *id, const char *grid, int64_t rev,
+                           const gs_store_text *fields, const gs_store_text *ver, const gs_store_text *hist);
+/* rowid: from gs_store_entity_get in the same transaction. */
+int gs_store_entity_update(gs_store *s, int64_t rowid, const char *grid, int64_t rev, const gs_store_text *fields,
+                           const gs_store_text *ver, const gs_store_text *hist);
+
+/* One entity of a pull; the pointers are valid during the callback only. */
+typedef struct gs_store_pull_row {
+  const char *type, *id;
+  int64_t rev;
+  gs_store_text fields, ver; /* stored canonical JSON */
+} gs_store_pull_row;
+/* A pull callback returns GS_OK for the next row, GS_STORE_STOP to end the
+ * pull without an error, or an error that gs_store_entity_pull returns. */
+#define GS_STORE_STOP (-1)
+typedef int (*gs_store_pull_fn)(void *ctx, const gs_store_pull_row *r);
+/* Calls fn for up to limit entities of device's grids with rev > since, in
+ * rev order. Runs outside a transaction (one statement, one snapshot). */
+int gs_store_entity_pull(gs_store *s, const char *device, int64_t since, int64_t limit, gs_store_pull_fn fn, void *ctx);
+
+/* Sets the device's seq watermark and last-seen time. */
+int gs_store_device_seen(gs_store *s, const char *device, int64_t acked_seq, int64_t now_ms);
+/* Early seqs (above the watermark + 1): add one; take one out (*taken 1 when
+ * it was there); *any 1 when the device has any. */
+int gs_store_seq_add(gs_store *s, const char *device, int64_t seq);
+int gs_store_seq_take(gs_store *s, const char *device, int64_t seq, int *taken);
+int gs_store_seq_any(gs_store *s, const char *device, int *any);
+
+/* Saves the engine's rev and server HLC in meta (read back with
+ * gs_store_meta_get: "rev", "hlc_ms", "hlc_c"). */
+int gs_store_sync_meta_save(gs_store *s, int64_t rev, int64_t hlc_ms, int64_t hlc_c);
+
+/* A conflict between two writes of one field; side[0] is the write whose
+ * change id sorts first (a row is the same whichever came second). value is
+ * canonical JSON text or NULL (unknown). */
+typedef struct gs_store_conflict {
+  const char *type, *entity, *field;
+  struct {
+    const char *change, *device, *ver, *value;
+  } side[2];
+  const char *winner; /* change id */
+  int64_t logged_ms;
+} gs_store_conflict;
+int gs_store_conflict_add(gs_store *s, const gs_store_conflict *c);
+/* Logs a change whose hlc was clamped (too far ahead of server_ms). */
+int gs_store_skew_log(gs_store *s, const char *change, const char *device, int64_t hlc_ms, int64_t server_ms,
+                      int64_t logged_ms);
+
+/* Turns SQLite's automatic checkpoints off (the background checkpointer of
+ * gs_checkpoint.h runs them). */
+int gs_store_wal_autocheckpoint_off(gs_store *s);
+/* gs_checkpointer_writer_turn() with the store's connection (NULL-safe c). */
+struct gs_checkpointer;
+void gs_store_writer_turn(gs_store *s, struct gs_checkpointer *c);
 
 /* ---- gs_store_status.c (collector/status) -------------------------------- */
 
