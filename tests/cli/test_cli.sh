@@ -103,6 +103,11 @@ t_has "160 households" "$T_DIR/gs-admin-ok.out" && t_pass "gs-admin seed --house
 t_has "cafile=$T_DIR/no-such-ca.crt" "$T_DIR/gs-rollup-ok.err" && t_pass "gs-rollup --cafile=FILE reached the TLS setup" ||
   t_fail "gs-rollup --cafile=FILE: $(cat "$T_DIR/gs-rollup-ok.err")"
 
+# the store holds residents' personal data: a new one is 0600 whatever the umask
+t_eq "$(stat -c %a "$T_DIR/a.db")" 600 "gs-admin seed made the store 0600"
+(umask 0 && gs-admin --db "$T_DIR/umask0.db" seed --households 1 > /dev/null 2>&1) || t_fail "gs-admin seed under umask 0"
+t_eq "$(stat -c %a "$T_DIR/umask0.db")" 600 "gs-admin seed under umask 0 made the store 0600"
+
 # a misspelt option of a command must not fall back to its default (all households)
 run export-typo gs-admin --db "$T_DIR/a.db" export households --orgg g-0001
 t_eq "$RC" 2 "gs-admin export households --orgg exits 2"
