@@ -763,6 +763,28 @@ static int cmd_export(gs_engine *e, int argc, char **argv, char *err, size_t err
   return gs_admin_status_main(e, ac, av, err, errlen);
 }
 
+/* backup FILE [--force]: an online copy while the collector runs
+ * (gs_store.h, section gs_store_backup.c). */
+static int cmd_backup(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
+  static const struct option lo[] = {{"force", no_argument, NULL, 'f'}, OPT_END};
+  int force = 0, opt;
+  optind = 0;
+  while ((opt = gs_cli_getopt(prog, argc, argv, "", lo)) != -1) {
+    if (opt != 'f') return GS_ADMIN_USAGE;
+    force = 1;
+  }
+  if (operands(argc, argv, 1, 1, "backup", "FILE (where to write the copy)")) return GS_ADMIN_USAGE;
+  if (!e) return GS_OK;
+  const char *file = argv[optind];
+  gs_store *s = gs_engine_store(e);
+  gs_store_backup_stats st;
+  int rc = gs_store_backup_write(s, file, force, &st, err, errlen);
+  if (!rc)
+    printf("backup: %s -> %s: %lld pages, %lld bytes, quick_check ok (%lld ms, %d steps, %d restarts)\n",
+           gs_store_path(s), file, (long long)st.pages, (long long)st.bytes, (long long)st.ms, st.steps, st.restarts);
+  return rc;
+}
+
 const gs_admin_cmd gs_admin_cmds[] = {
     {"org", "import", 3,
      "  org import FILE.csv                 import/update the org tree (header id,parent,level,name)\n",
@@ -785,5 +807,8 @@ const gs_admin_cmd gs_admin_cmds[] = {
      cmd_status},
     {"export", NULL, 1,
      "  export households|visits|reports [--format csv|json] [--org ORG] [--since YYYY-MM-DD] [--bom]\n", cmd_export},
+    {"backup", NULL, 1,
+     "  backup FILE [--force]               online copy of the store to FILE (0600), checked; the collector may run\n",
+     cmd_backup},
     {NULL, NULL, 0, NULL, NULL},
 };
