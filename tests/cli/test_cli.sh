@@ -108,6 +108,13 @@ t_eq "$(stat -c %a "$T_DIR/a.db")" 600 "gs-admin seed made the store 0600"
 (umask 0 && gs-admin --db "$T_DIR/umask0.db" seed --households 1 > /dev/null 2>&1) || t_fail "gs-admin seed under umask 0"
 t_eq "$(stat -c %a "$T_DIR/umask0.db")" 600 "gs-admin seed under umask 0 made the store 0600"
 
+# a command's bad option is refused before the store is opened: nothing created
+run seed-typo gs-admin --db "$NEW" seed --househols 5
+t_eq "$RC" 2 "gs-admin seed --househols exits 2"
+[ ! -e "$NEW" ] && t_pass "gs-admin seed with a typo'd option created no store" || t_fail "gs-admin seed --househols created $NEW"
+run backup-none gs-admin --db "$T_DIR/a.db" backup
+t_eq "$RC" 2 "gs-admin backup without FILE exits 2"
+
 # a misspelt option of a command must not fall back to its default (all households)
 run export-typo gs-admin --db "$T_DIR/a.db" export households --orgg g-0001
 t_eq "$RC" 2 "gs-admin export households --orgg exits 2"
