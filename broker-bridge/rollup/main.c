@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "gs_buf.h"
+#include "gs_cli.h"
 #include "gs_error.h"
 #include "gs_log.h"
 #include "gs_loop.h"
@@ -46,6 +47,8 @@ static void on_signal(int sig) {
 
 static void usage(FILE *f) {
   fprintf(f, "usage: gs-rollup --db CITY.db --host H --port P --cafile F --certfile F --keyfile F [options]\n"
+             "       gs-rollup --help | --version\n"
+             "options take \"--opt VALUE\" or \"--opt=VALUE\":\n"
              "  --db FILE            store with the whole org tree (gs-admin --db FILE org import tree.csv)\n"
              "  --client-id ID       default bridge-rollup; must equal the certificate's CN\n"
              "                       (gs-certs --pki CITY_PKI issue-service bridge-rollup)\n"
@@ -59,12 +62,15 @@ static void usage(FILE *f) {
              "  --log-level L        debug, info, warn, error (default info)\n");
 }
 
-static int num_opt(const char *name, const char *v, int64_t min, int64_t max, int64_t *out) {
-  if (gs_parse_i64(v, min, max, out)) {
-    fprintf(stderr, "gs-rollup: %s must be a whole number from %lld to %lld\n", name, (long long)min, (long long)max);
-    return 0;
-  }
-  return 1;
+static const char prog[] = "gs-rollup";
+
+/* Option o's value v as a whole number in [min, max] into *out; 0, or
+ * GS_CLI_EXIT_USAGE after naming the option (gs_cli_usage_error). */
+static int num_opt(const char *o, const char *v, int64_t min, int64_t max, int64_t *out) {
+  if (gs_parse_i64(v, min, max, out))
+    return gs_cli_usage_error(prog, "%s must be a whole number from %lld to %lld, got '%s'", o, (long long)min,
+                              (long long)max, v);
+  return 0;
 }
 
 static void on_message(void *ctx, const char *topic, const void *payload, size_t len) {
@@ -132,51 +138,70 @@ int main(int argc, char **argv) {
   const char *db = NULL, *host = NULL, *cafile = NULL, *certfile = NULL, *keyfile = NULL;
   const char *client_id = "bridge-rollup", *inputs_level = "district", *tz = "Asia/Shanghai";
   int64_t port = 0, stale_s = 300, interval_ms = 1000, heartbeat_s = 60, keepalive = 30;
-  for (int i = 1; i < argc; i++) {
-    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
-      usage(stdout);
-      return 0;
+  enum {
+    O_DB = 256,
+    O_HOST,
+    O_PORT,
+    O_CAFILE,
+    O_CERTFILE,
+    O_KEYFILE,
+    O_CLIENT_ID,
+    O_INPUTS_LEVEL,
+    O_STALE_AFTER,
+    O_INTERVAL_MS,
+    O_HEARTBEAT,
+    O_KEEPALIVE,
+    O_TIMEZONE,
+    O_LOG_LEVEL,
+    O_VERSION
+  };
+  static const struct option lo[] = {{"db", required_argument, NULL, O_DB},
+                                     {"host", required_argument, NULL, O_HOST},
+                                     {"port", required_argument, NULL, O_PORT},
+                                     {"cafile", required_argument, NULL, O_CAFILE},
+                                     {"certfile", required_argument, NULL, O_CERTFILE},
+                                     {"keyfile", required_argument, NULL, O_KEYFILE},
+                                     {"client-id", required_argument, NULL, O_CLIENT_ID},
+                                     {"inputs-level", required_argument, NULL, O_INPUTS_LEVEL},
+                                     {"stale-after", required_argument, NULL, O_STALE_AFTER},
+                                     {"interval-ms", required_argument, NULL, O_INTERVAL_MS},
+                                     {"heartbeat", required_argument, NULL, O_HEARTBEAT},
+                                     {"keepalive", required_argument, NULL, O_KEEPALIVE},
+                                     {"timezone", required_argument, NULL, O_TIMEZONE},
+                                     {"log-level", required_argument, NULL, O_LOG_LEVEL},
+                                     {"help", no_argument, NULL, 'h'},
+                                     {"version", no_argument, NULL, O_VERSION},
+                                     {NULL, 0, NULL, 0}};
+  int opt, bad = 0, lv;
+  while (!bad && (opt = gs_cli_getopt(prog, argc, argv, "h", lo)) != -1) {
+    switch (opt) {
+    case O_DB: db = optarg; break;
+    case O_HOST: host = optarg; break;
+    case O_PORT: bad = num_opt("--port", optarg, 1, 65535, &port); break;
+    case O_CAFILE: cafile = optarg; break;
+    case O_CERTFILE: certfile = optarg; break;
+    case O_KEYFILE: keyfile = optarg; break;
+    case O_CLIENT_ID: client_id = optarg; break;
+    case O_INPUTS_LEVEL: inputs_level = optarg; break;
+    case O_STALE_AFTER: bad = num_opt("--stale-after", optarg, 1, 86400 * 30, &stale_s); break;
+    case O_INTERVAL_MS: bad = num_opt("--interval-ms", optarg, 100, 3600000, &interval_ms); break;
+    case O_HEARTBEAT: bad = num_opt("--heartbeat", optarg, 1, 86400, &heartbeat_s); break;
+    case O_KEEPALIVE: bad = num_opt("--keepalive", optarg, 5, 3600, &keepalive); break;
+    case O_TIMEZONE: tz = optarg; break;
+    case O_LOG_LEVEL:
+      lv = gs_log_level_parse(optarg);
+      if (lv < 0) bad = gs_cli_usage_error(prog, "--log-level must be debug, info, warn or error, got '%s'", optarg);
+      else gs_log_set_level(lv);
+      break;
+    case 'h': usage(stdout); return GS_CLI_EXIT_OK;
+    case O_VERSION: gs_cli_version(prog); return GS_CLI_EXIT_OK;
+    default: return GS_CLI_EXIT_USAGE;
     }
-    if (!v) {
-      fprintf(stderr, "gs-rollup: %s needs a value\n", o);
-      usage(stderr);
-      return 2;
-    }
-    i++;
-    int ok = 1;
-    if (strcmp(o, "--db") == 0) db = v;
-    else if (strcmp(o, "--host") == 0) host = v;
-    else if (strcmp(o, "--port") == 0) ok = num_opt(o, v, 1, 65535, &port);
-    else if (strcmp(o, "--cafile") == 0) cafile = v;
-    else if (strcmp(o, "--certfile") == 0) certfile = v;
-    else if (strcmp(o, "--keyfile") == 0) keyfile = v;
-    else if (strcmp(o, "--client-id") == 0) client_id = v;
-    else if (strcmp(o, "--inputs-level") == 0) inputs_level = v;
-    else if (strcmp(o, "--stale-after") == 0) ok = num_opt(o, v, 1, 86400 * 30, &stale_s);
-    else if (strcmp(o, "--interval-ms") == 0) ok = num_opt(o, v, 100, 3600000, &interval_ms);
-    else if (strcmp(o, "--heartbeat") == 0) ok = num_opt(o, v, 1, 86400, &heartbeat_s);
-    else if (strcmp(o, "--keepalive") == 0) ok = num_opt(o, v, 5, 3600, &keepalive);
-    else if (strcmp(o, "--timezone") == 0) tz = v;
-    else if (strcmp(o, "--log-level") == 0) {
-      int lv = gs_log_level_parse(v);
-      if (lv < 0) {
-        fprintf(stderr, "gs-rollup: --log-level must be debug, info, warn or error\n");
-        return 2;
-      }
-      gs_log_set_level(lv);
-    } else {
-      fprintf(stderr, "gs-rollup: unknown option %s\n", o);
-      usage(stderr);
-      return 2;
-    }
-    if (!ok) return 2;
   }
-  if (!db || !host || !port || !cafile || !certfile || !keyfile) {
-    fprintf(stderr, "gs-rollup: --db, --host, --port, --cafile, --certfile and --keyfile are required\n");
-    usage(stderr);
-    return 2;
-  }
+  if (bad) return GS_CLI_EXIT_USAGE;
+  if (optind < argc) return gs_cli_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+  if (!db || !host || !port || !cafile || !certfile || !keyfile)
+    return gs_cli_usage_error(prog, "--db, --host, --port, --cafile, --certfile and --keyfile are required");
 
   int rc = 1;
   char err[512] = "";

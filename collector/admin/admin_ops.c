@@ -10,6 +10,7 @@
 
 #include "admin_cli.h"
 #include "admin_status.h"
+#include "gs_cli.h"
 #include "gs_error.h"
 #include "gs_log.h"
 #include "gs_mem.h"
@@ -500,26 +501,67 @@ fail:
 }
 
 /* ------------------------------------------------------------------ */
-/* gs-admin commands (admin_cli.h): one function and one table row each */
+/* gs-admin commands (admin_cli.h): one function and one table row each.
+ *
+ * gs-admin calls each command twice: first with e NULL, when it only parses
+ * its command line (gs_cli_getopt: unknown options and stray arguments are
+ * named, GS_ADMIN_USAGE) and returns GS_OK, then with e open to run it. So a
+ * bad command line changes nothing, not even the store file. getopt permutes
+ * argv; parsing the permuted vector again gives the same result. */
+
+static const char prog[] = "gs-admin";
+
+#define OPT_END                                                                                                        \
+  { NULL, 0, NULL, 0 }
+
+/* After the options of av: between min and max operands, else a usage error
+ * naming the first stray argument or what is missing. */
+static int operands(int ac, char **av, int min, int max, const char *what, const char *need) {
+  int n = ac - optind;
+  if (n > max) return gs_cli_usage_error(prog, "%s: unexpected argument '%s'", what, av[optind + max]);
+  if (n < min) return gs_cli_usage_error(prog, "%s needs %s", what, need);
+  return 0;
+}
+
+/* Parses a command that takes no options and exactly n operands; av[0] is
+ * its last word. */
+static int no_options(int ac, char **av, int n, const char *what, const char *need) {
+  static const struct option none[] = {OPT_END};
+  optind = 0;
+  if (gs_cli_getopt(prog, ac, av, "", none) != -1) return GS_ADMIN_USAGE;
+  return operands(ac, av, n, n, what, need) ? GS_ADMIN_USAGE : 0;
+}
 
 static int cmd_org_import(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
-  (void)argc;
+  if (no_options(argc - 1, argv + 1, 1, "org import", "FILE.csv")) return GS_ADMIN_USAGE;
+  if (!e) return GS_OK;
+  const char *file = argv[1 + optind];
   int n = 0;
-  int rc = gs_admin_org_import(e, argv[2], &n, err, errlen);
-  if (!rc) printf("imported %d org units from %s\n", n, argv[2]);
+  int rc = gs_admin_org_import(e, file, &n, err, errlen);
+  if (!rc) printf("imported %d org units from %s\n", n, file);
   return rc;
 }
 
 /* [bridge] org export [FILE] [--root ORG] */
 static int cmd_org_export(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
-  const char *file = argc >= 3 && strncmp(argv[2], "--", 2) != 0 ? argv[2] : NULL;
+  static const struct option lo[] = {{"root", required_argument, NULL, 'r'}, OPT_END};
+  const char *root = NULL;
+  int opt;
+  optind = 0;
+  while ((opt = gs_cli_getopt(prog, argc - 1, argv + 1, "", lo)) != -1) {
+    if (opt != 'r') return GS_ADMIN_USAGE;
+    root = optarg;
+  }
+  if (operands(argc - 1, argv + 1, 0, 1, "org export", "")) return GS_ADMIN_USAGE;
+  if (!e) return GS_OK;
+  const char *file = optind < argc - 1 ? argv[1 + optind] : NULL;
   FILE *f = file ? fopen(file, "w") : stdout;
   int n = 0;
   if (!f) {
     snprintf(err, errlen, "org export: cannot create %s", file);
     return GS_EIO;
   }
-  int rc = gs_admin_org_export(e, f, gs_cli_opt(argc, argv, "--root"), &n, err, errlen);
+  int rc = gs_admin_org_export(e, f, root, &n, err, errlen);
   if (file && fclose(f) != 0 && !rc) {
     snprintf(err, errlen, "org export: cannot write %s", file);
     rc = GS_EIO;
@@ -529,52 +571,84 @@ static int cmd_org_export(gs_engine *e, int argc, char **argv, char *err, size_t
 }
 
 static int cmd_device_add(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
-  const char *grids = gs_cli_opt(argc, argv, "--grids");
+  static const struct option lo[] = {
+      {"grids", required_argument, NULL, 'g'}, {"worker", required_argument, NULL, 'w'}, OPT_END};
+  const char *grids = NULL, *worker = NULL;
+  int opt;
+  optind = 0;
+  while ((opt = gs_cli_getopt(prog, argc - 1, argv + 1, "", lo)) != -1) {
+    if (opt == 'g') grids = optarg;
+    else if (opt == 'w') worker = optarg;
+    else return GS_ADMIN_USAGE;
+  }
+  if (operands(argc - 1, argv + 1, 1, 1, "device add", "DEVICE")) return GS_ADMIN_USAGE;
   if (!grids) {
-    fprintf(stderr, "gs-admin: device add needs --grids g1,g2 (the grids the device may write)\n");
+    gs_cli_usage_error(prog, "device add needs --grids g1,g2 (the grids the device may write)");
     return GS_ADMIN_USAGE;
   }
-  int rc = gs_admin_device_add(e, argv[2], grids, gs_cli_opt(argc, argv, "--worker"), err, errlen);
-  if (!rc) printf("device %s may write %s\n", argv[2], grids);
+  if (!e) return GS_OK;
+  const char *device = argv[1 + optind];
+  int rc = gs_admin_device_add(e, device, grids, worker, err, errlen);
+  if (!rc) printf("device %s may write %s\n", device, grids);
   return rc;
 }
 
 static int cmd_device_enable(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
-  (void)argc;
-  return gs_admin_device_enable(e, argv[2], strcmp(argv[1], "enable") == 0, err, errlen);
+  if (no_options(argc - 1, argv + 1, 1, strcmp(argv[1], "enable") == 0 ? "device enable" : "device disable", "DEVICE"))
+    return GS_ADMIN_USAGE;
+  if (!e) return GS_OK;
+  return gs_admin_device_enable(e, argv[1 + optind], strcmp(argv[1], "enable") == 0, err, errlen);
 }
 
 static int cmd_device_list(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
+  static const struct option lo[] = {{"csv", no_argument, NULL, 'c'}, OPT_END};
+  int csv = 0, opt;
   (void)err;
   (void)errlen;
-  return gs_admin_device_list(e, stdout, gs_cli_flag(argc, argv, "--csv"));
+  optind = 0;
+  while ((opt = gs_cli_getopt(prog, argc - 1, argv + 1, "", lo)) != -1) {
+    if (opt != 'c') return GS_ADMIN_USAGE;
+    csv = 1;
+  }
+  if (operands(argc - 1, argv + 1, 0, 0, "device list", "")) return GS_ADMIN_USAGE;
+  if (!e) return GS_OK;
+  return gs_admin_device_list(e, stdout, csv);
 }
 
 static int cmd_conflicts(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
+  static const struct option lo[] = {{"all", no_argument, NULL, 'a'}, OPT_END};
+  int all = 0, opt;
   (void)err;
   (void)errlen;
-  return gs_admin_conflicts(e, stdout, gs_cli_flag(argc, argv, "--all"));
-}
-
-/* Option name as a whole number in [min, max] (def when absent) into *out;
- * 0 after telling the user when it is not one. */
-static int int_opt(int argc, char **argv, const char *name, int def, int min, int max, int *out) {
-  const char *v = gs_cli_opt(argc, argv, name);
-  int64_t x = def;
-  if (v && gs_parse_i64(v, min, max, &x)) {
-    fprintf(stderr, "gs-admin: %s must be a whole number from %d to %d\n", name, min, max);
-    return 0;
+  optind = 0;
+  while ((opt = gs_cli_getopt(prog, argc, argv, "", lo)) != -1) {
+    if (opt != 'a') return GS_ADMIN_USAGE;
+    all = 1;
   }
-  *out = (int)x;
-  return 1;
+  if (operands(argc, argv, 0, 0, "conflicts", "")) return GS_ADMIN_USAGE;
+  if (!e) return GS_OK;
+  return gs_admin_conflicts(e, stdout, all);
 }
 
 static int cmd_seed(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
-  int st, cm, gr, hh, dn;
-  if (!int_opt(argc, argv, "--streets", 2, 1, 10, &st) || !int_opt(argc, argv, "--communities", 2, 1, 10, &cm) ||
-      !int_opt(argc, argv, "--grids", 2, 1, 20, &gr) || !int_opt(argc, argv, "--households", 40, 1, 1000, &hh) ||
-      !int_opt(argc, argv, "--district", 1, 1, 99, &dn))
-    return GS_ADMIN_USAGE;
+  static const struct option lo[] = {
+      {"streets", required_argument, NULL, 's'},  {"communities", required_argument, NULL, 'c'},
+      {"grids", required_argument, NULL, 'g'},    {"households", required_argument, NULL, 'h'},
+      {"district", required_argument, NULL, 'd'}, OPT_END};
+  int st = 2, cm = 2, gr = 2, hh = 40, dn = 1, opt, bad = 0;
+  optind = 0;
+  while (!bad && (opt = gs_cli_getopt(prog, argc, argv, "", lo)) != -1) {
+    switch (opt) {
+    case 's': bad = gs_cli_int(prog, "--streets", optarg, 1, 10, &st); break;
+    case 'c': bad = gs_cli_int(prog, "--communities", optarg, 1, 10, &cm); break;
+    case 'g': bad = gs_cli_int(prog, "--grids", optarg, 1, 20, &gr); break;
+    case 'h': bad = gs_cli_int(prog, "--households", optarg, 1, 1000, &hh); break;
+    case 'd': bad = gs_cli_int(prog, "--district", optarg, 1, 99, &dn); break;
+    default: bad = 1; break;
+    }
+  }
+  if (bad || operands(argc, argv, 0, 0, "seed", "")) return GS_ADMIN_USAGE;
+  if (!e) return GS_OK;
   int rc = gs_admin_seed_district(e, dn, st, cm, gr, hh, err, errlen);
   if (!rc) rc = gs_admin_recount(e, err, errlen);
   if (!rc) {
@@ -584,6 +658,130 @@ static int cmd_seed(gs_engine *e, int argc, char **argv, char *err, size_t errle
            "devices %s0001..%s%04d\n",
            dn, st, st * cm, st * cm * gr, st * cm * gr * hh, pre, pre, st * cm * gr);
   }
+  return rc;
+}
+
+/* status and export run in admin_status.c, which finds its options by name
+ * in argv (gs_cli_opt): they get a vector rebuilt from the parsed options,
+ * "--opt VALUE" only, operands first. */
+#define MAX_AV 12
+
+static int cmd_status(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
+  static const struct option lo[] = {{"tree", no_argument, NULL, 't'},
+                                     {"recount", no_argument, NULL, 'r'},
+                                     {"care-days", required_argument, NULL, 'c'},
+                                     OPT_END};
+  const char *care = NULL;
+  int tree = 0, recount = 0, days, opt;
+  optind = 0;
+  while ((opt = gs_cli_getopt(prog, argc, argv, "", lo)) != -1) {
+    switch (opt) {
+    case 't': tree = 1; break;
+    case 'r': recount = 1; break;
+    case 'c':
+      if (gs_cli_int(prog, "--care-days", optarg, 1, 366, &days)) return GS_ADMIN_USAGE;
+      care = optarg;
+      break;
+    default: return GS_ADMIN_USAGE;
+    }
+  }
+  if (operands(argc, argv, recount ? 0 : 1, recount ? 0 : 1, recount ? "status --recount" : "status",
+               "an org unit id (e.g. gs-admin --db F status c-demo --tree)"))
+    return GS_ADMIN_USAGE;
+  if (!e) return GS_OK;
+  char *av[MAX_AV];
+  int ac = 0;
+  av[ac++] = argv[0];
+  if (!recount) av[ac++] = argv[optind];
+  if (tree) av[ac++] = "--tree";
+  if (recount) av[ac++] = "--recount";
+  if (care) {
+    av[ac++] = "--care-days";
+    av[ac++] = (char *)care;
+  }
+  av[ac] = NULL;
+  return gs_admin_status_main(e, ac, av, err, errlen);
+}
+
+static int cmd_export(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
+  static const struct option lo[] = {{"format", required_argument, NULL, 'f'},
+                                     {"org", required_argument, NULL, 'o'},
+                                     {"since", required_argument, NULL, 's'},
+                                     {"bom", no_argument, NULL, 'b'},
+                                     OPT_END};
+  const char *format = NULL, *org = NULL, *since = NULL;
+  int bom = 0, opt;
+  optind = 0;
+  while ((opt = gs_cli_getopt(prog, argc, argv, "", lo)) != -1) {
+    switch (opt) {
+    case 'f': format = optarg; break;
+    case 'o': org = optarg; break;
+    case 's': since = optarg; break;
+    case 'b': bom = 1; break;
+    default: return GS_ADMIN_USAGE;
+    }
+  }
+  if (operands(argc, argv, 1, 1, "export", "households, visits or reports")) return GS_ADMIN_USAGE;
+  const char *type = argv[optind];
+  if (strcmp(type, "households") && strcmp(type, "visits") && strcmp(type, "reports")) {
+    gs_cli_usage_error(prog, "export what? households, visits or reports, got '%s'", type);
+    return GS_ADMIN_USAGE;
+  }
+  /* Checked here too: a value that looks like an option name must not reach
+   * admin_status.c's search by name. */
+  if (format && strcmp(format, "csv") && strcmp(format, "json")) {
+    gs_cli_usage_error(prog, "--format must be csv or json, got '%s'", format);
+    return GS_ADMIN_USAGE;
+  }
+  if (org && !gs_valid_org_id(org)) {
+    gs_cli_usage_error(prog, "--org '%.64s' is not a valid org id", org);
+    return GS_ADMIN_USAGE;
+  }
+  if (since && since[0] == '-') {
+    gs_cli_usage_error(prog, "--since needs a time, got '%s'", since);
+    return GS_ADMIN_USAGE;
+  }
+  if (!e) return GS_OK;
+  char *av[MAX_AV];
+  int ac = 0;
+  av[ac++] = argv[0];
+  av[ac++] = (char *)type;
+  if (format) {
+    av[ac++] = "--format";
+    av[ac++] = (char *)format;
+  }
+  if (org) {
+    av[ac++] = "--org";
+    av[ac++] = (char *)org;
+  }
+  if (since) {
+    av[ac++] = "--since";
+    av[ac++] = (char *)since;
+  }
+  if (bom) av[ac++] = "--bom";
+  av[ac] = NULL;
+  return gs_admin_status_main(e, ac, av, err, errlen);
+}
+
+/* backup FILE [--force]: an online copy while the collector runs
+ * (gs_store.h, section gs_store_backup.c). */
+static int cmd_backup(gs_engine *e, int argc, char **argv, char *err, size_t errlen) {
+  static const struct option lo[] = {{"force", no_argument, NULL, 'f'}, OPT_END};
+  int force = 0, opt;
+  optind = 0;
+  while ((opt = gs_cli_getopt(prog, argc, argv, "", lo)) != -1) {
+    if (opt != 'f') return GS_ADMIN_USAGE;
+    force = 1;
+  }
+  if (operands(argc, argv, 1, 1, "backup", "FILE (where to write the copy)")) return GS_ADMIN_USAGE;
+  if (!e) return GS_OK;
+  const char *file = argv[optind];
+  gs_store *s = gs_engine_store(e);
+  gs_store_backup_stats st;
+  int rc = gs_store_backup_write(s, file, force, &st, err, errlen);
+  if (!rc)
+    printf("backup: %s -> %s: %lld pages, %lld bytes, quick_check ok (%lld ms, %d steps, %d restarts)\n",
+           gs_store_path(s), file, (long long)st.pages, (long long)st.bytes, (long long)st.ms, st.steps, st.restarts);
   return rc;
 }
 
@@ -604,10 +802,13 @@ const gs_admin_cmd gs_admin_cmds[] = {
      "                                      a demo city with Chinese names and addresses\n",
      cmd_seed},
     {"status", NULL, 1,
-     "  status ORG [--tree]                 numbers of an org unit (and its subtree)\n"
+     "  status ORG [--tree] [--care-days N] numbers of an org unit (and its subtree)\n"
      "  status --recount                    recompute every aggregate from the data\n",
-     gs_admin_status_main},
-    {"export", NULL, 1, "  export households|visits|reports [--format csv|json] [--org ORG] [--since MS] [--bom]\n",
-     gs_admin_status_main},
+     cmd_status},
+    {"export", NULL, 1,
+     "  export households|visits|reports [--format csv|json] [--org ORG] [--since YYYY-MM-DD] [--bom]\n", cmd_export},
+    {"backup", NULL, 1,
+     "  backup FILE [--force]               online copy of the store to FILE (0600), checked; the collector may run\n",
+     cmd_backup},
     {NULL, NULL, 0, NULL, NULL},
 };

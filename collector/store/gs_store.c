@@ -1,7 +1,11 @@
 #include "gs_store_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "gs_error.h"
 #include "gs_log.h"
@@ -94,9 +98,46 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen) {
   return GS_OK;
 }
 
+/* The store holds residents' names, addresses and phone numbers: a new store
+ * file is made 0600 here, before SQLite opens it, and SQLite gives its -wal
+ * and -shm files the main file's mode (and owner). O_CREAT|O_EXCL with mode
+ * 0600 is atomic and leaves the process umask alone (changing the umask
+ * around the open would race with files other threads create); fchmod makes
+ * it exactly 0600 whatever the umask. An empty file is an empty database to
+ * SQLite. An existing store keeps its mode (the operator may have chosen
+ * it); a warning names one that others can read. Names SQLite treats
+ * specially (":memory:", "", URIs) are left to SQLite. */
+static int create_private(const char *path, char *err, size_t errlen) {
+  struct stat st;
+  if (!path[0] || path[0] == ':' || strncmp(path, "file:", 5) == 0) return GS_OK;
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0) {
+    int rc = fchmod(fd, 0600);
+    int e = errno;
+    close(fd);
+    if (rc != 0) {
+      snprintf(err, errlen, "%s: cannot make the new store private: fchmod: %s", path, strerror(e));
+      unlink(path);
+      return GS_EIO;
+    }
+    return GS_OK;
+  }
+  if (errno != EEXIST) {
+    snprintf(err, errlen, "%s: cannot create the store: %s; check the directory exists and is writable", path,
+             strerror(errno));
+    return GS_EIO;
+  }
+  if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0077))
+    gs_warn("store: %s is mode %04o; it holds residents' personal data: chmod 600 it (and its -wal, -shm)", path,
+            (unsigned)(st.st_mode & 07777));
+  return GS_OK;
+}
+
 int gs_store_open_db(const char *path, int synchronous, sqlite3 **out, char *err, size_t errlen) {
   static const char *const sync_names[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
   sqlite3 *db = NULL;
+  int crc = create_private(path, err, errlen);
+  if (crc) return crc;
   int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK) {
     snprintf(err, errlen, "%s: cannot open database: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));

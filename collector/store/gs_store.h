@@ -318,6 +318,28 @@ typedef int (*gs_store_conflict_fn)(void *ctx, const gs_store_conflict_row *row)
 /* Lists the logged conflicts, oldest first: all of them, or (all 0) those not reviewed. */
 int gs_store_admin_conflict_each(gs_store *s, int all, gs_store_conflict_fn fn, void *ctx);
 
+/* ---- gs_store_backup.c (gs-admin backup) -------------------------------- */
+typedef struct gs_store_backup_stats {
+  int64_t pages; /* pages in the copy */
+  int64_t bytes; /* size of the copy's file */
+  int64_t ms;    /* wall time of the copy, check and sync */
+  int steps;     /* sqlite3_backup_step calls */
+  int restarts;  /* copies started over after a commit by another connection */
+} gs_store_backup_stats;
+/* Copies the open store s to the file path while other connections (a
+ * running collector) keep writing: SQLite's online backup in short steps,
+ * into path.tmp (mode 0600), checked with PRAGMA quick_check, fsynced, then
+ * renamed to path. The copy is one consistent snapshot taken during the call:
+ * it holds every change committed before the call. Without force, an
+ * existing path (or path.tmp) is left alone: GS_EEXISTS. *stats (may be
+ * NULL) gets the numbers. Returns GS_OK; GS_EEXISTS; GS_EBUSY (the store
+ * stayed locked); GS_ESTORE (the copy failed its check); GS_EIO, GS_EFULL or
+ * another gs_err of a failed copy or write; err gets one line naming the file.
+ * On failure path is untouched and path.tmp removed. Uses s's connection:
+ * call on s's thread. */
+int gs_store_backup_write(gs_store *s, const char *path, int force, gs_store_backup_stats *stats, char *err,
+                          size_t errlen);
+
 /* ---- transitional: raw handle functions, removed once every caller uses
  * the functions above (issue 14). ------------------------------------------- */
 /* The raw handle of an open store. */

@@ -81,6 +81,16 @@ cli gs-devstack "env --dir=$T_DIR/stack" \
                 "env --dir $T_DIR/stack" \
                 "up --dir $NEW --bogus"
 
+# (gs-admin's OK line makes the store the lines below use; gs-rollup without a
+# broker: the missing CA file is refused after parsing, status 1)
+cli gs-admin    "--db=$T_DIR/a.db seed --households=20" \
+                "--db $T_DIR/a.db device list" \
+                "--db $NEW --bogus seed"
+RL="--host 127.0.0.1 --port 1 --cafile $T_DIR/no-such-ca.crt --certfile $P0/dev-0001.crt --keyfile $P0/dev-0001.key"
+cli gs-rollup   "--db=$T_DIR/a.db --host=127.0.0.1 --port=1 --cafile=$T_DIR/no-such-ca.crt --certfile=$P0/dev-0001.crt --keyfile=$P0/dev-0001.key" \
+                "--db $T_DIR/a.db $RL" \
+                "--db $NEW --bogus $RL" 1
+
 # what the OK lines did
 t_eq "$(openssl x509 -in "$T_DIR/pki1/ca.crt" -noout -subject 2>/dev/null)" "subject=CN = cli-test" "gs-certs --cn=cli-test reached the CA"
 gs-device --home "$T_DIR/dev" status 2>/dev/null | t_has "^device dev-0001$" && t_pass "gs-device --id=dev-0001 reached the device" ||
@@ -88,4 +98,32 @@ gs-device --home "$T_DIR/dev" status 2>/dev/null | t_has "^device dev-0001$" && 
 t_has "empty-fleet.csv lists no devices" "$T_DIR/gs-sim-ok.err" && t_pass "gs-sim --devices=FILE reached the fleet file" ||
   t_fail "gs-sim --devices=FILE: $(cat "$T_DIR/gs-sim-ok.err")"
 t_eq "$(cat "$T_DIR/gs-devstack-ok.out")" "export GS_DEVSTACK_DIR=$T_DIR/stack" "gs-devstack env --dir=DIR read DIR"
+t_has "160 households" "$T_DIR/gs-admin-ok.out" && t_pass "gs-admin seed --households=20 seeded 20 per grid" ||
+  t_fail "gs-admin seed --households=20: $(cat "$T_DIR/gs-admin-ok.out" "$T_DIR/gs-admin-ok.err")"
+t_has "cafile=$T_DIR/no-such-ca.crt" "$T_DIR/gs-rollup-ok.err" && t_pass "gs-rollup --cafile=FILE reached the TLS setup" ||
+  t_fail "gs-rollup --cafile=FILE: $(cat "$T_DIR/gs-rollup-ok.err")"
+
+# the store holds residents' personal data: a new one is 0600 whatever the umask
+t_eq "$(stat -c %a "$T_DIR/a.db")" 600 "gs-admin seed made the store 0600"
+(umask 0 && gs-admin --db "$T_DIR/umask0.db" seed --households 1 > /dev/null 2>&1) || t_fail "gs-admin seed under umask 0"
+t_eq "$(stat -c %a "$T_DIR/umask0.db")" 600 "gs-admin seed under umask 0 made the store 0600"
+
+# a command's bad option is refused before the store is opened: nothing created
+run seed-typo gs-admin --db "$NEW" seed --househols 5
+t_eq "$RC" 2 "gs-admin seed --househols exits 2"
+[ ! -e "$NEW" ] && t_pass "gs-admin seed with a typo'd option created no store" || t_fail "gs-admin seed --househols created $NEW"
+run backup-none gs-admin --db "$T_DIR/a.db" backup
+t_eq "$RC" 2 "gs-admin backup without FILE exits 2"
+
+# a misspelt option of a command must not fall back to its default (all households)
+run export-typo gs-admin --db "$T_DIR/a.db" export households --orgg g-0001
+t_eq "$RC" 2 "gs-admin export households --orgg exits 2"
+[ ! -s "$T_DIR/export-typo.out" ] && t_pass "gs-admin export with a typo'd option printed nothing on stdout" ||
+  t_fail "gs-admin export --orgg printed: $(head -c 200 "$T_DIR/export-typo.out")"
+t_has -e "'--orgg'" "$T_DIR/export-typo.err" && t_pass "gs-admin export names --orgg" ||
+  t_fail "gs-admin export --orgg: $(cat "$T_DIR/export-typo.err")"
+run export-json gs-admin --db "$T_DIR/a.db" export households --format=json --org=g-0001
+t_eq "$RC/$(head -c 1 "$T_DIR/export-json.out")" "0/[" "gs-admin export --format=json gives JSON"
+jq -e 'length == 20 and all(.[]; .fields.grid == "g-0001")' "$T_DIR/export-json.out" > /dev/null &&
+  t_pass "gs-admin export --org=g-0001 gives g-0001's 20 households" || t_fail "export --org=g-0001: $(head -c 300 "$T_DIR/export-json.out")"
 t_done
