@@ -23,8 +23,10 @@ typedef struct gs_admin_cmd {
   const char *sub;   /* argv[1], or NULL: any (the command reads its own words) */
   int min_argc;      /* fewer words than this: not this command */
   const char *usage; /* its lines of gs-admin's usage, or "" when a neighbour's lines cover it */
-  /* argv[0] is word; e is open on --db. Returns GS_OK, a gs_err with a
-   * one-line message in err, or GS_ADMIN_USAGE. */
+  /* argv[0] is word. gs-admin calls it first with e NULL: parse argv only
+   * and return GS_OK or GS_ADMIN_USAGE, touching nothing; then with e open
+   * on --db. Returns GS_OK, a gs_err with a one-line message in err, or
+   * GS_ADMIN_USAGE. */
   int (*run)(gs_engine *e, int argc, char **argv, char *err, size_t errlen);
 } gs_admin_cmd;
 
