@@ -21,6 +21,10 @@
  *   re-derives the id from the session's verified peer certificate (subject
  *   CN), never from the payload, and re-checks the certificate against the
  *   current CRL so a revocation also stops sessions established before it.
+ * - Batches: after each round of libcoap I/O, run_coap() hands the batches
+ *   that round queued to the engine in one transaction; their answers come
+ *   back from the ack releaser (coap_deliver) once durable and leave as
+ *   separate responses at the next round (kick), so the loop never waits.
  */
 #include "gs_coap.h"
 #include "gs_coapreq.h"

@@ -11,6 +11,12 @@
  * tests/fuzz/fuzz_coap.c), hands a block over as the whole body when it has
  * no buffer, and allocates whatever Size1 announces (up to 4 GiB) before any
  * size check.
+ *
+ * A batch is not applied in its handler: its answer is deferred (see
+ * struct deferred), the batches of one I/O round go to the engine together
+ * (gs_coapreq_apply), and each 2.04 leaves as a separate response once the
+ * ack releaser (gs_acks.h) says its commit is durable. The loop thread never
+ * waits for an fsync (docs/ARCHITECTURE.md, "One batch").
  */
 #include "gs_coapreq.h"
 
