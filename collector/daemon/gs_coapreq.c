@@ -464,7 +464,11 @@ static void apply_group(gs_coapreq *q) {
   size_t n = 0, max = q->group_max < 1 ? 1 : q->group_max > 64 ? 64 : (size_t)q->group_max;
   for (deferred *d = q->deferred; d && n < max; d = d->next)
     if (d->queued) grp[n++] = d;
-  gs_batch_in in[64];
+  if (n == 0) { /* cannot happen while nqueued > 0; keeps the loop below finite */
+    q->nqueued = 0;
+    return;
+  }
+  gs_batch_in in[64] = {{0}};
   gs_buf acks[64];
   for (size_t k = 0; k < n; k++) {
     in[k] = (gs_batch_in){grp[k]->dev, grp[k]->body.data ? grp[k]->body.data : "", grp[k]->body.len};
