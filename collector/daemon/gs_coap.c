@@ -21,6 +21,10 @@
  *   re-derives the id from the session's verified peer certificate (subject
  *   CN), never from the payload, and re-checks the certificate against the
  *   current CRL so a revocation also stops sessions established before it.
+ * - Batches: after each round of libcoap I/O, run_coap() hands the batches
+ *   that round queued to the engine in one transaction; their answers come
+ *   back from the ack releaser (coap_deliver) once durable and leave as
+ *   separate responses at the next round (kick), so the loop never waits.
  */
 #include "gs_coap.h"
 #include "gs_coapreq.h"
@@ -39,6 +43,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "gs_acks.h"
 #include "gs_buf.h"
 #include "gs_error.h"
 #include "gs_log.h"
@@ -63,8 +68,10 @@ struct gs_coap {
   off_t crl_size;
   ino_t crl_ino;
   int64_t next_crl_check;
-  gs_coapreq *req;     /* the request handlers */
-  gs_coap_stats stats; /* request counters are read from req */
+  gs_acks *acks;
+  const gs_transport *t; /* this adapter, as the owner of its acks */
+  gs_coapreq *req;       /* the request handlers */
+  gs_coap_stats stats;   /* request counters are read from req */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -358,10 +365,15 @@ static gs_coapreq_id session_device(void *arg, coap_session_t *s, const char *wh
 /* ------------------------------------------------------------------------ */
 /* loop integration                                                          */
 
+/* One round of libcoap I/O, then the batches that round queued, applied in
+ * one transaction (gs_coapreq_apply). Their answers (and those the ack
+ * releaser delivered meanwhile) go out at the next round: kick. */
 static void run_coap(gs_coap *c) {
   if (c->stopped || !c->ctx) return;
   if (coap_io_process(c->ctx, COAP_IO_NO_WAIT) < 0)
     gs_error("coap: libcoap I/O processing failed (%s); continuing", strerror(errno));
+  gs_coapreq_apply(c->req);
+  if (gs_coapreq_take_triggered(c->req)) c->kick = 1;
 }
 
 static void on_io(void *ctx, int fd, short re) {
@@ -371,11 +383,14 @@ static void on_io(void *ctx, int fd, short re) {
 
 static int64_t on_prepare(void *ctx) {
   gs_coap *c = ctx;
-  if (c->kick && !c->stopped) {
+  /* sends pending Observe notifications and answers of deferred batches
+   * (bounded: an answer made ready by the last round waits for the next
+   * poll, whose timeout is then 0) */
+  for (int i = 0; i < 4 && c->kick && !c->stopped; i++) {
     c->kick = 0;
-    run_coap(c); /* sends pending Observe notifications */
+    run_coap(c);
   }
-  return -1;
+  return c->kick ? 0 : -1;
 }
 
 static void on_timer(void *ctx) {
@@ -429,18 +444,22 @@ static int bind_address(const char *host, int port, coap_address_t *a) {
   return GS_OK;
 }
 
-int gs_coap_new(gs_coap **out, gs_loop *loop, gs_engine *engine, const gs_config *cfg, char *err, size_t errlen) {
+static void coap_stop(void *self);
+
+static int coap_start(gs_transport *t, const gs_transport_env *env, const gs_config *cfg, char *err, size_t errlen) {
   int rc = GS_ENOMEM;
   coap_address_t addr;
   coap_dtls_pki_t pki;
-  *out = NULL;
+  gs_loop *loop = env->loop;
   gs_coap *c = gs_calloc(1, sizeof *c);
   if (!c) {
     snprintf(err, errlen, "coap: out of memory");
     return GS_ENOMEM;
   }
   c->loop = loop;
-  c->engine = engine;
+  c->engine = env->engine;
+  c->acks = env->acks;
+  c->t = t;
   c->cfg = *cfg;
   c->fd = -1;
   coap_startup();
@@ -472,7 +491,8 @@ int gs_coap_new(gs_coap **out, gs_loop *loop, gs_engine *engine, const gs_config
   }
   coap_set_app_data(c->ctx, c);
   /* registers the resources and sets the block mode */
-  if (gs_coapreq_new(&c->req, c->ctx, engine, c->cfg.coap_max_body_bytes, session_device, c) != GS_OK) {
+  gs_coapreq_config rc_cfg = {c->engine, c->cfg.coap_max_body_bytes, c->cfg.group_max, session_device, c, c->acks, t};
+  if (gs_coapreq_new(&c->req, c->ctx, &rc_cfg) != GS_OK) {
     snprintf(err, errlen, "coap: out of memory adding resources");
     goto fail;
   }
@@ -538,14 +558,15 @@ int gs_coap_new(gs_coap **out, gs_loop *loop, gs_engine *engine, const gs_config
           "max_body_bytes %lld)",
           c->cfg.coap_bind, c->cfg.coap_port, c->cfg.coap_cafile, c->cfg.coap_crlfile, c->cfg.coap_max_sessions,
           c->cfg.coap_idle_timeout_s, (long long)c->cfg.coap_max_body_bytes);
-  *out = c;
+  t->self = c;
   return GS_OK;
 fail:
-  gs_coap_free(c);
+  coap_stop(c);
   return rc;
 }
 
-void gs_coap_reconfigure(gs_coap *c, const gs_config *cfg) {
+static void coap_reconfigure(void *self, const gs_config *cfg) {
+  gs_coap *c = self;
   if (!c) return;
   if (strcmp(cfg->coap_bind, c->cfg.coap_bind) || cfg->coap_port != c->cfg.coap_port ||
       strcmp(cfg->coap_cafile, c->cfg.coap_cafile) || strcmp(cfg->coap_certfile, c->cfg.coap_certfile) ||
@@ -553,7 +574,8 @@ void gs_coap_reconfigure(gs_coap *c, const gs_config *cfg) {
       cfg->coap_enabled != c->cfg.coap_enabled)
     gs_warn("coap: [coap] enabled, bind, port and file paths take effect after a restart");
   c->cfg.coap_max_body_bytes = cfg->coap_max_body_bytes;
-  gs_coapreq_set_max_body(c->req, cfg->coap_max_body_bytes);
+  c->cfg.group_max = cfg->group_max;
+  gs_coapreq_set_limits(c->req, cfg->coap_max_body_bytes, cfg->group_max);
   c->cfg.coap_max_sessions = cfg->coap_max_sessions;
   c->cfg.coap_idle_timeout_s = cfg->coap_idle_timeout_s;
   if (c->ctx) {
@@ -564,12 +586,31 @@ void gs_coap_reconfigure(gs_coap *c, const gs_config *cfg) {
   check_crl(c, 0);
 }
 
-void gs_coap_status_changed(struct gs_coap *c, const char *org, const char *json, size_t len) {
-  if (!c || c->stopped || !c->ctx) return;
+/* Status output: keeps the document for GET /v1/status/{org} and notifies
+ * the resource's observers (sent by the next libcoap I/O). */
+static int coap_publish_status(void *self, const char *org, const char *json, size_t len) {
+  gs_coap *c = self;
+  if (c->stopped || !c->ctx) return GS_ENET;
   if (gs_coapreq_status_changed(c->req, org, json, len)) c->kick = 1;
+  return GS_OK;
 }
 
-gs_coap_stats gs_coap_get_stats(const gs_coap *c) {
+/* The ack releaser's answer for a deferred POST /v1/up. */
+static void coap_deliver(void *self, void *req, const char *device, gs_buf *reply, int status) {
+  gs_coap *c = self;
+  (void)device;
+  gs_coapreq_deliver(c->req, req, reply, status);
+  c->kick = 1;
+}
+
+static int coap_connected(const void *self) {
+  const gs_coap *c = self;
+  return !c->stopped && c->ctx != NULL;
+}
+
+static int coap_enabled(const gs_config *cfg) { return cfg->coap_enabled; }
+
+static gs_coap_stats get_stats(const gs_coap *c) {
   gs_coap_stats s;
   memset(&s, 0, sizeof s);
   if (!c) return s;
@@ -583,13 +624,20 @@ gs_coap_stats gs_coap_get_stats(const gs_coap *c) {
   return s;
 }
 
-void gs_coap_free(gs_coap *c) {
+static void coap_stop(void *self) {
+  gs_coap *c = self;
   if (!c) return;
+  /* answers the ack releaser delivered at shutdown (gs_acks_flush) go out
+   * once; libcoap drops what is still unacknowledged with the context */
+  for (int i = 0; i < 4 && c->kick && c->ctx && !c->stopped; i++) {
+    c->kick = 0;
+    run_coap(c);
+  }
   c->stopped = 1;
   if (c->fd >= 0) gs_loop_fd_del(c->loop, c->fd);
   c->fd = -1;
   if (c->ctx) {
-    gs_coap_stats st = gs_coap_get_stats(c);
+    gs_coap_stats st = get_stats(c);
     gs_info("coap: stopping after %lu batches, %lu pulls, %lu status reads, %lu refused requests, %lu refused "
             "handshakes",
             st.ups, st.pulls, st.status_gets, st.refused, st.handshakes_refused);
@@ -601,6 +649,17 @@ void gs_coap_free(gs_coap *c) {
   X509_STORE_free(c->verify_store);
   sk_X509_CRL_pop_free(c->crls, X509_CRL_free);
   /* The loop may still hold c in its prepare/timer hooks (they cannot be
-   * removed), so gs_coap_free() must only run after gs_loop_run() returned. */
+   * removed), so coap_stop() must only run after gs_loop_run() returned. */
   gs_free(c);
 }
+
+const gs_transport_ops gs_coap_transport = {
+    .name = "coap",
+    .enabled = coap_enabled,
+    .start = coap_start,
+    .reconfigure = coap_reconfigure,
+    .connected = coap_connected,
+    .deliver = coap_deliver,
+    .publish_status = coap_publish_status,
+    .stop = coap_stop,
+};

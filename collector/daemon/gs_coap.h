@@ -6,7 +6,8 @@
  * one more fd of the gs_loop, so the engine and the store are only ever
  * touched by the loop thread.
  *
- *   POST /v1/up            change batch  -> 2.04 Changed + ack (after commit)
+ *   POST /v1/up            change batch  -> 2.04 Changed + ack (a separate response,
+ *                                           once the commit is durable)
  *   POST /v1/pull          pull request  -> 2.05 Content + down page
  *   GET  /v1/status/{org}  2.05 Content + the org's status document, Observe
  *
@@ -22,9 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gs_config.h"
-#include "gs_engine.h"
-#include "gs_loop.h"
+#include "gs_transport.h"
 
 struct gs_coap;
 typedef struct gs_coap gs_coap;
@@ -40,29 +39,21 @@ typedef struct gs_coap_stats {
   unsigned sessions;                /* server sessions alive now */
 } gs_coap_stats;
 
-/* Starts the listener on [coap] bind:port with the [coap] certificate, key,
+/* The CoAP transport (gs_transport.h), enabled by [coap] enabled.
+ *
+ * start: the listener on [coap] bind:port with the [coap] certificate, key,
  * CA and CRL. Fails closed: a missing or unreadable certificate, key, CA or
  * CRL, a CRL not signed by the CA, or a port that cannot be bound is an
  * error (GS_ETLS, GS_ECONFIG, GS_ENET or GS_ENOMEM) with a one-line message
  * in err; nothing is left registered in the loop.
- * Ownership: *out is freed with gs_coap_free(); loop and engine must outlive it. */
-int gs_coap_new(gs_coap **out, gs_loop *loop, gs_engine *engine, const gs_config *cfg, char *err, size_t errlen);
-
-/* Applies a reloaded configuration: max_body_bytes, max_sessions and
- * idle_timeout_s take effect at once; bind, port and certificate paths
- * need a restart (a warning says so). Also re-checks the CRL file now. */
-void gs_coap_reconfigure(gs_coap *c, const gs_config *cfg);
-
-/* Called by the status module whenever org's status document changes.
- * Keeps a copy of the latest document per org (json is copied; the caller
- * keeps ownership) and notifies the observers of /v1/status/{org}.
- * An invalid org id or out of memory is logged and ignored. NULL-safe. */
-void gs_coap_status_changed(struct gs_coap *c, const char *org, const char *json, size_t len);
-
-/* Counters since start. */
-gs_coap_stats gs_coap_get_stats(const gs_coap *c);
-
-/* Stops listening, drops every session and frees c. NULL-safe. */
-void gs_coap_free(gs_coap *c);
+ * reconfigure: max_body_bytes, max_sessions, idle_timeout_s and [store]
+ * group_max take effect at once; bind, port and certificate paths need a
+ * restart (a warning says so). Also re-checks the CRL file now.
+ * deliver: the answer of a deferred POST /v1/up (gs_coapreq.h).
+ * publish_status: keeps a copy of the latest document per org (for
+ * GET /v1/status/{org}) and notifies the observers of /v1/status/{org}.
+ * stop: sends the answers made ready at shutdown once, stops listening,
+ * drops every session and frees. */
+extern const gs_transport_ops gs_coap_transport;
 
 #endif

@@ -12,6 +12,9 @@
 #include "gs_log.h"
 #include "gs_mem.h"
 #include "gs_util.h"
+#include "gs_acks.h"
+
+#define MQTT_FLUSH_MS 2000 /* at stop: how long queued acks may take to reach the broker */
 
 enum { KIND_UP, KIND_PULL };
 
@@ -21,13 +24,6 @@ typedef struct msg {
   char *payload;
   size_t len;
 } msg;
-
-/* An ack whose commit is not durable yet (gs_engine_durable). */
-typedef struct pending {
-  uint64_t commit;
-  char device[65];
-  gs_buf ack;
-} pending;
 
 struct gs_mqtt {
   struct mosquitto *mosq;
@@ -40,11 +36,10 @@ struct gs_mqtt {
   int backoff;
   msg *queue;
   size_t nq, capq;
-  pending *pend; /* in commit order; [pend_head, npend) waiting */
-  size_t pend_head, npend, cappend;
-  int durable_fd; /* the engine's, -1 when commits are durable at COMMIT */
-  void (*on_connect)(void *);
-  void *on_connect_ctx;
+  const gs_transport *t; /* this adapter, as the owner of its acks */
+  gs_acks *acks;
+  void (*resync)(void *); /* status documents again after a (re)connection */
+  void *resync_ctx;
   gs_mqtt_stats stats;
 };
 
@@ -111,48 +106,6 @@ static void publish_reply(gs_mqtt *m, const char *device, const char *what, cons
   else if (what[0] == 'a') m->stats.acks++;
 }
 
-/* Publishes the acks whose commit is durable, in commit order. */
-static void release_acks(gs_mqtt *m) {
-  uint64_t durable = gs_engine_durable(m->engine);
-  while (m->pend_head < m->npend && m->pend[m->pend_head].commit <= durable) {
-    pending *p = &m->pend[m->pend_head++];
-    publish_reply(m, p->device, "ack", &p->ack);
-    gs_buf_free(&p->ack);
-  }
-  if (m->pend_head == m->npend) m->pend_head = m->npend = 0;
-}
-
-static void on_durable(void *ctx, int fd, short re) {
-  (void)fd, (void)re;
-  release_acks(ctx);
-}
-
-/* Keeps the acks of commit until it is durable; 0 or GS_ENOMEM (then the
- * acks are dropped and the devices resend). */
-static int hold_acks(gs_mqtt *m, uint64_t commit, const gs_batch_in *in, gs_buf *acks, size_t n) {
-  if (m->pend_head > 0 && m->npend + n > m->cappend) { /* reuse the released front */
-    memmove(m->pend, m->pend + m->pend_head, (m->npend - m->pend_head) * sizeof *m->pend);
-    m->npend -= m->pend_head;
-    m->pend_head = 0;
-  }
-  if (m->npend + n > m->cappend) {
-    size_t ncap = m->cappend ? m->cappend * 2 : 64;
-    while (ncap < m->npend + n) ncap *= 2;
-    pending *np = gs_realloc(m->pend, ncap * sizeof *np);
-    if (!np) return GS_ENOMEM;
-    m->pend = np;
-    m->cappend = ncap;
-  }
-  for (size_t k = 0; k < n; k++) {
-    pending *p = &m->pend[m->npend++];
-    p->commit = commit;
-    snprintf(p->device, sizeof p->device, "%s", in[k].device);
-    p->ack = acks[k];
-    acks[k] = (gs_buf)GS_BUF_INIT;
-  }
-  return GS_OK;
-}
-
 /* Applies queued batches in groups (one transaction each) and answers pulls. */
 static void process_queue(gs_mqtt *m) {
   size_t i = 0;
@@ -186,12 +139,13 @@ static void process_queue(gs_mqtt *m) {
     }
     int rc = gs_engine_apply_group(m->engine, in, n, acks);
     if (rc == GS_OK) {
+      /* each ack leaves when its commit is durable (gs_acks.h): no wait here */
       uint64_t commit = gs_engine_commits(m->engine);
-      if (m->durable_fd < 0) {
-        for (size_t k = 0; k < n; k++) publish_reply(m, in[k].device, "ack", &acks[k]);
-      } else if (hold_acks(m, commit, in, acks, n)) {
-        gs_error("mqtt: out of memory holding %zu ack(s) until their commit is durable; dropped, devices will retry",
-                 n);
+      for (size_t k = 0; k < n; k++) {
+        if (gs_acks_add(m->acks, commit, m->t, NULL, in[k].device, &acks[k]) != GS_OK)
+          gs_error("mqtt: out of memory holding the ack for %s until its commit is durable; dropped, the device "
+                   "will retry",
+                   in[k].device);
       }
     } else {
       gs_error("store: %zu batch(es) not committed: %s; no ack sent, devices will retry", n, gs_strerror(rc));
@@ -258,7 +212,7 @@ static void on_connect_cb(struct mosquitto *mosq, void *obj, int rc) {
   m->connected = 1;
   m->backoff = m->cfg.reconnect_min_ms;
   gs_info("mqtt: connected to %s:%d as %s", m->cfg.mqtt_host, m->cfg.mqtt_port, m->cfg.mqtt_client_id);
-  if (m->on_connect) m->on_connect(m->on_connect_ctx);
+  if (m->resync) m->resync(m->resync_ctx); /* retained status may be gone with a fresh broker */
 }
 
 static void on_disconnect_cb(struct mosquitto *mosq, void *obj, int rc) {
@@ -331,39 +285,45 @@ static int setup_client(gs_mqtt *m, char *err, size_t errlen) {
   return GS_OK;
 }
 
-int gs_mqtt_new(gs_mqtt **out, gs_loop *loop, gs_engine *e, const gs_config *cfg, char *err, size_t errlen) {
+static void mqtt_stop(void *self);
+
+static int mqtt_start(gs_transport *t, const gs_transport_env *env, const gs_config *cfg, char *err, size_t errlen) {
   mosquitto_lib_init();
   gs_mqtt *m = gs_calloc(1, sizeof *m);
-  if (!m) return GS_ENOMEM;
-  m->loop = loop;
-  m->engine = e;
+  if (!m) {
+    mosquitto_lib_cleanup();
+    snprintf(err, errlen, "mqtt: out of memory");
+    return GS_ENOMEM;
+  }
+  m->loop = env->loop;
+  m->engine = env->engine;
+  m->acks = env->acks;
+  m->t = t;
+  m->resync = env->resync;
+  m->resync_ctx = env->resync_ctx;
   m->cfg = *cfg;
   m->fd = -1;
   m->backoff = cfg->reconnect_min_ms;
-  m->durable_fd = gs_engine_durable_fd(e);
   int rc = setup_client(m, err, errlen);
-  if (!rc && m->durable_fd >= 0) rc = gs_loop_fd(loop, m->durable_fd, POLLIN, on_durable, m);
-  if (!rc) rc = gs_loop_prepare(loop, prepare, m);
-  if (!rc) rc = gs_loop_timer(loop, 500, tick, m);
-  if (rc) {
-    gs_mqtt_free(m, 0);
+  if (!rc && ((rc = gs_loop_prepare(env->loop, prepare, m)) || (rc = gs_loop_timer(env->loop, 500, tick, m))))
+    snprintf(err, errlen, "mqtt: event loop has no free hook slot");
+  if (rc) { /* the loop, which may hold hooks to m, is not run after a failed start */
+    mqtt_stop(m);
     return rc;
   }
-  *out = m;
+  t->self = m;
+  gs_info("mqtt: connecting to %s:%d as %s", cfg->mqtt_host, cfg->mqtt_port, cfg->mqtt_client_id);
   return GS_OK;
 }
 
-void gs_mqtt_free(gs_mqtt *m, int flush_ms) {
+static void mqtt_stop(void *self) {
+  gs_mqtt *m = self;
   if (!m) return;
-  if (m->npend > m->pend_head) { /* the last acks: wait for their commit to be durable */
-    if (gs_engine_wait_durable(m->engine, m->pend[m->npend - 1].commit) == GS_OK) release_acks(m);
-  }
-  for (size_t i = m->pend_head; i < m->npend; i++) gs_buf_free(&m->pend[i].ack);
-  gs_free(m->pend);
-  if (m->durable_fd >= 0) gs_loop_fd_del(m->loop, m->durable_fd);
+  gs_info("mqtt: stopping after %lu batches in %lu transactions, %lu pulls, %lu acks", m->stats.batches,
+          m->stats.groups, m->stats.pulls, m->stats.acks);
   if (m->mosq && m->fd >= 0) {
     /* let queued acks reach the broker before leaving */
-    int64_t end = gs_mono_ms() + flush_ms;
+    int64_t end = gs_mono_ms() + MQTT_FLUSH_MS;
     while (mosquitto_want_write(m->mosq) && gs_mono_ms() < end) {
       if (mosquitto_loop_write(m->mosq, 1) != MOSQ_ERR_SUCCESS) break;
       struct pollfd p = {m->fd, POLLOUT, 0};
@@ -376,11 +336,14 @@ void gs_mqtt_free(gs_mqtt *m, int flush_ms) {
   for (size_t i = 0; i < m->nq; i++) gs_free(m->queue[i].payload);
   gs_free(m->queue);
   mosquitto_destroy(m->mosq);
+  /* the loop's prepare and timer hooks still point at m; stop runs after
+   * gs_loop_run() returned, and the loop is freed right after */
   gs_free(m);
   mosquitto_lib_cleanup();
 }
 
-void gs_mqtt_reconfigure(gs_mqtt *m, const gs_config *cfg) {
+static void mqtt_reconfigure(void *self, const gs_config *cfg) {
+  gs_mqtt *m = self;
   int reconnect = strcmp(m->cfg.mqtt_host, cfg->mqtt_host) || m->cfg.mqtt_port != cfg->mqtt_port ||
                   strcmp(m->cfg.mqtt_cafile, cfg->mqtt_cafile) || strcmp(m->cfg.mqtt_certfile, cfg->mqtt_certfile) ||
                   strcmp(m->cfg.mqtt_keyfile, cfg->mqtt_keyfile) ||
@@ -402,16 +365,40 @@ void gs_mqtt_reconfigure(gs_mqtt *m, const gs_config *cfg) {
   m->backoff = cfg->reconnect_min_ms;
 }
 
-int gs_mqtt_publish(gs_mqtt *m, const char *topic, const void *payload, size_t len, int retain) {
+static int mqtt_connected(const void *self) { return ((const gs_mqtt *)self)->connected; }
+
+/* An ack whose commit is durable (gs_acks.h). A commit that will never be
+ * durable gets no ack: the device resends. */
+static void mqtt_deliver(void *self, void *req, const char *device, gs_buf *reply, int status) {
+  (void)req;
+  if (status == GS_OK) publish_reply(self, device, "ack", reply);
+}
+
+/* Status output: retained QoS 1 on gs/v1/status/{org}. While the broker is
+ * away the document is not kept: the reconnection asks for every document
+ * again (resync). */
+static int mqtt_publish_status(void *self, const char *org, const char *json, size_t len) {
+  gs_mqtt *m = self;
+  char topic[128];
   if (!m->connected) return GS_ENET;
-  return mosq_err(mosquitto_publish(m->mosq, NULL, topic, (int)len, payload, 1, retain != 0));
+  snprintf(topic, sizeof topic, "gs/v1/status/%s", org);
+  int rc = mosq_err(mosquitto_publish(m->mosq, NULL, topic, (int)len, json, 1, true));
+  if (rc) gs_warn("status: publish %s failed: %s", topic, gs_strerror(rc));
+  return rc;
 }
 
-int gs_mqtt_connected(const gs_mqtt *m) { return m->connected; }
-
-void gs_mqtt_on_connect(gs_mqtt *m, void (*cb)(void *ctx), void *ctx) {
-  m->on_connect = cb;
-  m->on_connect_ctx = ctx;
+static int mqtt_enabled(const gs_config *cfg) {
+  (void)cfg;
+  return 1; /* the devices' main transport: always on */
 }
 
-gs_mqtt_stats gs_mqtt_get_stats(const gs_mqtt *m) { return m->stats; }
+const gs_transport_ops gs_mqtt_transport = {
+    .name = "mqtt",
+    .enabled = mqtt_enabled,
+    .start = mqtt_start,
+    .reconfigure = mqtt_reconfigure,
+    .connected = mqtt_connected,
+    .deliver = mqtt_deliver,
+    .publish_status = mqtt_publish_status,
+    .stop = mqtt_stop,
+};

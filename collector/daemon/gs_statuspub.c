@@ -10,15 +10,16 @@
 #include "gs_status.h"
 #include "gs_util.h"
 
+#define MAX_OUTPUTS 8
+
 struct gs_statuspub {
   gs_status *status;
-  gs_mqtt *mqtt;
+  const gs_transport *out[MAX_OUTPUTS]; /* the status outputs */
+  size_t nout;
   gs_config cfg;
   int64_t next_refresh;   /* monotonic */
   int64_t next_heartbeat; /* monotonic, 0 = off */
   char day[11];
-  gs_statuspub_listener listener;
-  void *listener_ctx;
   unsigned long published;
 };
 
@@ -33,19 +34,22 @@ static void publish_dirty(gs_statuspub *p) {
     gs_status_mark_all(p->status);
   }
   gs_status_refresh_devices(p->status, now);
-  if (!gs_mqtt_connected(p->mqtt)) return; /* dirty flags wait for the connection */
+  /* An output that is not connected misses these documents: it asks for
+   * every document again when it is back (gs_statuspub_resync). Only when
+   * no output is connected do the dirty flags wait. */
+  int ready[MAX_OUTPUTS], any = 0;
+  for (size_t k = 0; k < p->nout; k++) any |= ready[k] = p->out[k]->ops->connected(p->out[k]->self);
+  if (!any) return;
   const char *const *ids;
   size_t n = gs_status_take_dirty(p->status, &ids);
   gs_buf doc = GS_BUF_INIT;
   for (size_t i = 0; i < n; i++) {
     gs_buf_reset(&doc);
     if (gs_status_doc(p->status, ids[i], now, &doc) != GS_OK) continue;
-    char topic[128];
-    snprintf(topic, sizeof topic, "gs/v1/status/%s", ids[i]);
-    int rc = gs_mqtt_publish(p->mqtt, topic, doc.data, doc.len, 1);
-    if (rc) gs_warn("status: publish %s failed: %s", topic, gs_strerror(rc));
-    else p->published++;
-    if (p->listener) p->listener(p->listener_ctx, ids[i], doc.data, doc.len);
+    for (size_t k = 0; k < p->nout; k++) {
+      const gs_transport *t = p->out[k];
+      if (ready[k] && t->ops->publish_status(t->self, ids[i], doc.data, doc.len) == GS_OK) p->published++;
+    }
   }
   gs_buf_free(&doc);
 }
@@ -66,16 +70,14 @@ static void on_tick(void *ctx) {
   publish_dirty(p);
 }
 
-static void on_connect(void *ctx) {
+void gs_statuspub_resync(void *ctx) {
   gs_statuspub *p = ctx;
-  gs_status_mark_all(p->status); /* retained messages may be gone with a fresh broker */
+  if (p) gs_status_mark_all(p->status);
 }
 
-int gs_statuspub_new(gs_statuspub **out, gs_loop *loop, gs_engine *e, gs_mqtt *m, const gs_config *cfg, char *err,
-                     size_t errlen) {
+int gs_statuspub_new(gs_statuspub **out, gs_loop *loop, gs_engine *e, const gs_config *cfg, char *err, size_t errlen) {
   gs_statuspub *p = gs_calloc(1, sizeof *p);
   if (!p) return GS_ENOMEM;
-  p->mqtt = m;
   p->cfg = *cfg;
   gs_status_config sc = {cfg->timezone, cfg->care_days};
   int rc = gs_status_open(&p->status, e, &sc, err, errlen);
@@ -89,7 +91,6 @@ int gs_statuspub_new(gs_statuspub **out, gs_loop *loop, gs_engine *e, gs_mqtt *m
   p->next_refresh = gs_mono_ms() + (int64_t)cfg->refresh_s * 1000;
   p->next_heartbeat = cfg->heartbeat_s ? gs_mono_ms() + (int64_t)cfg->heartbeat_s * 1000 : 0;
   gs_status_mark_all(p->status);
-  gs_mqtt_on_connect(m, on_connect, p);
   rc = gs_loop_timer(loop, cfg->publish_interval_ms, on_tick, p);
   if (rc) {
     snprintf(err, errlen, "status: cannot add a timer");
@@ -101,10 +102,15 @@ int gs_statuspub_new(gs_statuspub **out, gs_loop *loop, gs_engine *e, gs_mqtt *m
   return GS_OK;
 }
 
-void gs_statuspub_set_listener(gs_statuspub *p, gs_statuspub_listener cb, void *ctx) {
-  p->listener = cb;
-  p->listener_ctx = ctx;
+int gs_statuspub_add_output(gs_statuspub *p, const gs_transport *t) {
+  if (!t->ops->publish_status) return GS_OK;
+  if (p->nout == MAX_OUTPUTS) return GS_ENOMEM;
+  p->out[p->nout++] = t;
+  gs_info("status: output %s", t->ops->name);
+  return GS_OK;
 }
+
+void gs_statuspub_publish_now(gs_statuspub *p) { publish_dirty(p); }
 
 void gs_statuspub_reconfigure(gs_statuspub *p, const gs_config *cfg) {
   if (strcmp(cfg->timezone, p->cfg.timezone) || cfg->publish_interval_ms != p->cfg.publish_interval_ms)

@@ -1,5 +1,7 @@
 /* gs-collector: the sync server daemon. One event loop owns the transports
- * (MQTT, optionally CoAP) and the store. See docs/CONFIG.md. */
+ * (every one of gs_transports[] the configuration enables: MQTT, CoAP), the
+ * ack releaser they share and the store; status documents go to every
+ * transport with a status output. See docs/CONFIG.md. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,21 +11,27 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "gs_acks.h"
 #include "gs_config.h"
-#include "gs_daemon.h"
 #include "gs_engine.h"
 #include "gs_error.h"
 #include "gs_log.h"
 #include "gs_loop.h"
-#include "gs_mqtt.h"
+#include "gs_statuspub.h"
+#include "gs_transport.h"
+
+#define MAX_TRANSPORTS 8
 
 typedef struct app {
   const char *config_path;
   gs_config cfg;
   gs_loop *loop;
   gs_engine *engine;
-  gs_mqtt *mqtt;
-  gs_daemon_ext ext; /* optional modules: status, CoAP */
+  gs_acks *acks;        /* the ack releaser of every transport */
+  gs_statuspub *status; /* NULL with [status] enabled = false */
+  gs_transport_env env;
+  gs_transport t[MAX_TRANSPORTS]; /* the running transports, in start order */
+  size_t nt;
   int sfd;
 } app;
 
@@ -61,8 +69,8 @@ static void on_signal(void *ctx, int fd, short re) {
       gs_engine_config ec;
       engine_config(&nc, &ec);
       gs_engine_set_limits(a->engine, &ec);
-      gs_mqtt_reconfigure(a->mqtt, &nc);
-      gs_daemon_ext_reconfigure(&a->ext, &nc);
+      for (size_t i = 0; i < a->nt; i++) a->t[i].ops->reconfigure(a->t[i].self, &nc);
+      if (a->status) gs_statuspub_reconfigure(a->status, &nc);
       a->cfg = nc;
       gs_info("config: reloaded %s", a->config_path);
     } else {
@@ -71,6 +79,51 @@ static void on_signal(void *ctx, int fd, short re) {
       gs_loop_stop(a->loop);
     }
   }
+}
+
+/* The ack releaser, status publication and every enabled transport; each
+ * transport with a status output becomes one of status's outputs. */
+static int start(app *a, char *err, size_t errlen) {
+  int rc = gs_acks_new(&a->acks, a->loop, a->engine);
+  if (rc) {
+    snprintf(err, errlen, "collector: cannot watch the store's durability: event loop is full");
+    return rc;
+  }
+  if (a->cfg.status_enabled && (rc = gs_statuspub_new(&a->status, a->loop, a->engine, &a->cfg, err, errlen))) return rc;
+  a->env = (gs_transport_env){a->loop, a->engine, a->acks, a->status ? gs_statuspub_resync : NULL, a->status};
+  for (const gs_transport_ops *const *o = gs_transports; *o; o++) {
+    if (!(*o)->enabled(&a->cfg)) continue;
+    if (a->nt == MAX_TRANSPORTS) {
+      snprintf(err, errlen, "collector: more than %d transports", MAX_TRANSPORTS);
+      return GS_EINTERNAL;
+    }
+    gs_transport *t = &a->t[a->nt];
+    *t = (gs_transport){*o, NULL};
+    if ((rc = (*o)->start(t, &a->env, &a->cfg, err, errlen))) return rc;
+    a->nt++;
+    if (a->status && (rc = gs_statuspub_add_output(a->status, t))) {
+      snprintf(err, errlen, "status: cannot add the %s output", (*o)->name);
+      return rc;
+    }
+  }
+  /* the outputs have every document from the start (GET /v1/status/{org}
+   * answers at once; MQTT gets them again when it connects) */
+  if (a->status) gs_statuspub_publish_now(a->status);
+  return GS_OK;
+}
+
+/* After the loop: no more status, the acks whose commit becomes durable
+ * still go out, then the transports stop in reverse order. */
+static void stop(app *a) {
+  gs_statuspub_free(a->status);
+  a->status = NULL;
+  gs_acks_flush(a->acks);
+  while (a->nt > 0) {
+    gs_transport *t = &a->t[--a->nt];
+    t->ops->stop(t->self);
+  }
+  gs_acks_free(a->acks);
+  a->acks = NULL;
 }
 
 static void usage(FILE *f) {
@@ -138,11 +191,7 @@ int main(int argc, char **argv) {
     gs_error("collector: cannot set up the event loop: %s", strerror(errno));
     goto out;
   }
-  if (gs_mqtt_new(&a.mqtt, a.loop, a.engine, &a.cfg, err, sizeof err)) {
-    gs_error("%s", err);
-    goto out;
-  }
-  if (gs_daemon_ext_start(&a.ext, a.loop, a.engine, a.mqtt, &a.cfg, err, sizeof err)) {
+  if (start(&a, err, sizeof err)) {
     gs_error("%s", err);
     goto out;
   }
@@ -150,13 +199,7 @@ int main(int argc, char **argv) {
   gs_loop_run(a.loop);
   rc = 0;
 out:
-  gs_daemon_ext_stop(&a.ext);
-  if (a.mqtt) {
-    gs_mqtt_stats s = gs_mqtt_get_stats(a.mqtt);
-    gs_info("collector: stopping after %lu batches in %lu transactions, %lu pulls, %lu acks", s.batches, s.groups,
-            s.pulls, s.acks);
-  }
-  gs_mqtt_free(a.mqtt, 2000);
+  stop(&a);
   gs_engine_close(a.engine);
   gs_loop_free(a.loop);
   if (a.sfd >= 0) close(a.sfd);

@@ -44,8 +44,10 @@
 #include <coap3/coap.h>
 
 #include "fuzz_common.h"
+#include "gs_acks.h"
 #include "gs_coapreq.h"
 #include "gs_error.h"
+#include "gs_transport.h"
 
 #define SEP          "~~~~"
 #define SEPLEN       4
@@ -60,6 +62,7 @@ static struct {
   int trace;           /* GS_FUZZ_TRACE set: one line per datagram and reply on stderr */
   coap_context_t *ctx; /* the server: the collector's handlers, no DTLS */
   gs_coapreq *q;
+  gs_acks *acks;                          /* the fixture's store syncs at COMMIT: acks come back at once */
   int cli;                                /* the client's UDP socket, bound once */
   struct sockaddr_in srv;                 /* where the endpoint listens */
   coap_session_t *sessions[MAX_SESSIONS]; /* server sessions of this input */
@@ -75,6 +78,14 @@ static gs_coapreq_id fixed_device(void *arg, coap_session_t *s, const char *what
   memcpy(dev, DEVICE, sizeof DEVICE);
   return GS_COAPREQ_ID_OK;
 }
+
+/* The owner of the handlers' acks, as gs_coap.c is in the collector. */
+static void deliver(void *self, void *req, const char *device, gs_buf *reply, int status) {
+  (void)self, (void)device;
+  gs_coapreq_deliver(g.q, req, reply, status);
+}
+static const gs_transport_ops fuzz_ops = {.name = "fuzz", .deliver = deliver};
+static const gs_transport owner = {&fuzz_ops, NULL};
 
 static struct sockaddr_in loopback(uint16_t port) {
   struct sockaddr_in a;
@@ -119,8 +130,8 @@ static void sessions_closed(void) {
 
 static void server_start(void) {
   static const char small[] = "{\"v\":1,\"org\":\"g1\",\"devices\":2,\"pending\":0}";
-  if (!(g.ctx = coap_new_context(NULL)) ||
-      gs_coapreq_new(&g.q, g.ctx, g.engine, MAX_BODY, fixed_device, NULL) != GS_OK) {
+  gs_coapreq_config cfg = {g.engine, MAX_BODY, 16, fixed_device, NULL, g.acks, &owner};
+  if (!(g.ctx = coap_new_context(NULL)) || gs_coapreq_new(&g.q, g.ctx, &cfg) != GS_OK) {
     fprintf(stderr, "fuzz_coap: cannot create the libcoap context\n");
     abort();
   }
@@ -138,6 +149,7 @@ static void server_stop(void) {
 
 static void teardown(void) {
   server_stop();
+  gs_acks_free(g.acks);
   coap_cleanup();
   close(g.cli);
 }
@@ -145,6 +157,10 @@ static void teardown(void) {
 static void setup(void) {
   g.engine = fz_engine("coap.db");
   g.trace = getenv("GS_FUZZ_TRACE") != NULL;
+  if (gs_acks_new(&g.acks, NULL, g.engine) != GS_OK) {
+    fprintf(stderr, "fuzz_coap: cannot create the ack releaser\n");
+    abort();
+  }
   coap_startup();
   coap_set_log_handler(discard_log);
   coap_set_log_level(LOG_EMERG);
@@ -180,10 +196,18 @@ static coap_endpoint_t *endpoint(void) {
   abort();
 }
 
-/* Runs libcoap while it has something to do, without waiting, bounded. */
+/* Runs libcoap while it has something to do, without waiting, bounded, each
+ * round followed by the batches it queued, as gs_coap.c does. A batch's
+ * answer (a separate response) goes out at the round after the one that
+ * applied it. */
 static void pump(void) {
   struct pollfd p = {coap_context_get_coap_fd(g.ctx), POLLIN, 0};
-  for (int i = 0; i < PUMP_ROUNDS && poll(&p, 1, 0) > 0; i++) coap_io_process(g.ctx, COAP_IO_NO_WAIT);
+  int triggered = 0;
+  for (int i = 0; i < PUMP_ROUNDS && (triggered || poll(&p, 1, 0) > 0); i++) {
+    coap_io_process(g.ctx, COAP_IO_NO_WAIT);
+    gs_coapreq_apply(g.q);
+    triggered = gs_coapreq_take_triggered(g.q);
+  }
 }
 
 /* Reads every pending reply and checks it. */
@@ -212,6 +236,13 @@ static void drain(const uint8_t *data, size_t size) {
      * 7.03 Pong itself, over UDP too (found by this target: harmless) */
     fz_check(code == 0 || cls == 2 || cls == 4 || cls == 5 || code == COAP_SIGNALING_CODE_PONG,
              "a reply has an empty, response or Pong code", data, size);
+    /* a confirmable reply (a separate response) is acknowledged, as a
+     * client does, so that it does not wait in libcoap's send queue */
+    if (coap_pdu_get_type(pdu) == COAP_MESSAGE_CON) {
+      coap_mid_t mid = coap_pdu_get_mid(pdu);
+      uint8_t ack[4] = {0x60, 0, (uint8_t)(mid >> 8), (uint8_t)mid}; /* version 1, ACK, no token, 0.00 */
+      (void)!sendto(g.cli, ack, sizeof ack, 0, (struct sockaddr *)&g.srv, sizeof g.srv);
+    }
     coap_delete_pdu(pdu);
   }
 }
@@ -269,13 +300,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (in.fragment)
       fz_check(sqlite3_total_changes(db) == before, "nothing stored for a Block1 block with more to come", data, size);
   }
+  pump(); /* the acknowledgements of separate responses */
+  drain(data, size);
   sessions_closed();
   /* A confirmable message the server sent itself (libcoap answers a 7.02
    * Ping with a CON 7.03 Pong, even over UDP) waits in the context's send
    * queue holding a reference on the session: freeing only the endpoint
    * would trip libcoap's assertion. coap_free_context() drops the queue
    * first, as the collector's own shutdown does. */
-  if (observed || !coap_can_exit(g.ctx)) {
+  /* A batch whose answer is still deferred holds its session too (libcoap's
+   * async state): only freeing the context drops it. */
+  if (observed || !coap_can_exit(g.ctx) || gs_coapreq_deferred(g.q) > 0) {
     server_stop(); /* frees ep and the observers and queued messages with it */
     server_start();
   } else {
