@@ -25,8 +25,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
 typedef struct gs_store gs_store;
 
 /* How long a statement waits for another connection's lock (busy handler). */
@@ -317,16 +315,5 @@ typedef struct gs_store_conflict_row {
 typedef int (*gs_store_conflict_fn)(void *ctx, const gs_store_conflict_row *row);
 /* Lists the logged conflicts, oldest first: all of them, or (all 0) those not reviewed. */
 int gs_store_admin_conflict_each(gs_store *s, int all, gs_store_conflict_fn fn, void *ctx);
-
-/* ---- transitional: raw handle functions, removed once every caller uses
- * the functions above (issue 14). ------------------------------------------- */
-/* The raw handle of an open store. */
-sqlite3 *gs_store_raw(gs_store *s);
-int gs_store_open_db(const char *path, int synchronous, sqlite3 **out, char *err, size_t errlen);
-void gs_store_close_db(sqlite3 *db);
-/* Maps an SQLite result code to a gs_err (SQLITE_FULL -> GS_EFULL, BUSY -> GS_EBUSY, ...). */
-int gs_store_err(int sqlite_rc);
-/* Runs SQL without results; logs and translates errors. */
-int gs_store_exec(sqlite3 *db, const char *sql);
 
 #endif
