@@ -28,6 +28,7 @@
 
 #include "bench_gen.h"
 #include "gs_engine.h"
+#include "gs_store_raw.h"
 #include "gs_error.h"
 #include "gs_json.h"
 #include "gs_log.h"
@@ -238,7 +239,7 @@ static gs_engine *open_engine(const opts *o, gs_status **st) {
 }
 
 static void setup_tree(gs_engine *e, const opts *o, const workload *w) {
-  sqlite3 *db = gs_engine_db(e);
+  sqlite3 *db = gs_store_raw(gs_engine_store(e));
   if (bench_org_tree(db, o->grids)) die(sqlite3_errmsg(db));
   sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
   for (int d = 0; w && d < o->devices; d++)
@@ -252,7 +253,7 @@ static double prefill(const opts *o) {
   if (o->prefill_hh <= 0) return 0;
   int64_t t0 = bench_ns();
   gs_engine *e = open_engine(o, NULL);
-  sqlite3 *db = gs_engine_db(e);
+  sqlite3 *db = gs_store_raw(gs_engine_store(e));
   sqlite3_exec(db, "PRAGMA synchronous=OFF; PRAGMA cache_size=-1048576;", NULL, NULL, NULL);
   if (bench_org_tree(db, o->grids)) die(sqlite3_errmsg(db));
   raw_ins ri;
@@ -379,7 +380,7 @@ static int mode_apply(const opts *o) {
   double med = bench_quantile(gms, ngroups, 0.5), p95 = bench_quantile(gms, ngroups, 0.95);
   sqlite3_stmt *q = NULL;
   long entities = 0;
-  sqlite3_prepare_v2(gs_engine_db(e), "SELECT count(*) FROM entity", -1, &q, NULL);
+  sqlite3_prepare_v2(gs_store_raw(gs_engine_store(e)), "SELECT count(*) FROM entity", -1, &q, NULL);
   if (sqlite3_step(q) == SQLITE_ROW) entities = (long)sqlite3_column_int64(q, 0);
   sqlite3_finalize(q);
   printf(
@@ -402,7 +403,7 @@ static int mode_ceiling(const opts *o) {
    * raw insert cost grow with the store, as the engine's does?) */
   double pre_s = prefill(o);
   gs_engine *e = open_engine(o, NULL); /* schema and pragmas only */
-  sqlite3 *db = gs_engine_db(e);
+  sqlite3 *db = gs_store_raw(gs_engine_store(e));
   workload w;
   workload_make(&w, o, "bench", gs_now_ms());
   setup_tree(e, o, &w);
@@ -461,7 +462,7 @@ static int mode_pull(const opts *o) {
   double pre_s = prefill(o);
   gs_status *st = NULL;
   gs_engine *e = open_engine(o, &st);
-  sqlite3 *db = gs_engine_db(e);
+  sqlite3 *db = gs_store_raw(gs_engine_store(e));
   if (bench_org_tree(db, o->grids)) die(sqlite3_errmsg(db));
   char grid[16];
   bench_grid_id(0, grid);

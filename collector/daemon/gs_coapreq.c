@@ -112,14 +112,6 @@ int gs_coapreq_device_enabled(gs_engine *engine, const char *dev) {
   gs_store *st = gs_engine_store(engine);
   int enabled = 0;
   int rc = gs_store_device_get(st, dev, &enabled, NULL);
-  /* gs_store_device_get() leaves its statement un-reset after a row, which
-   * keeps a read transaction open on the engine's connection: once another
-   * process (gs-admin) commits, the engine's next BEGIN IMMEDIATE fails with
-   * SQLITE_BUSY_SNAPSHOT until that statement runs again (found by
-   * tests/coap/test_coap_device.sh). Running it once more for an id that
-   * cannot exist resets it and runs it to its end, which ends the read.
-   * Remove once the store resets the statement after reading the row. */
-  if (rc == GS_OK) (void)gs_store_device_get(st, "", NULL, NULL);
   if (rc == GS_OK) return enabled != 0;
   if (rc == GS_ENOTFOUND) return 0;
   gs_error("coap: device lookup of %s failed: %s", dev, gs_strerror(rc));

@@ -85,7 +85,6 @@ void gs_engine_config_defaults(gs_engine_config *c) {
   c->pull_limit_max = 2000;
 }
 
-sqlite3 *gs_engine_db(gs_engine *e) { return gs_store_raw(e->store); }
 gs_store *gs_engine_store(gs_engine *e) { return e->store; }
 void gs_engine_set_fast_create(gs_engine *e, int on) { gs_merge_set_fast_create(e->merge, on); }
 int64_t gs_engine_rev(const gs_engine *e) { return e->rev; }

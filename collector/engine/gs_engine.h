@@ -13,8 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
 #include "gs_buf.h"
 #include "gs_store.h"
 
@@ -94,8 +92,6 @@ int gs_engine_pull(gs_engine *e, const char *device, const char *payload, size_t
  * the direct one (both must store the same bytes). Default 1. */
 void gs_engine_set_fast_create(gs_engine *e, int on);
 
-/* The store handle, for admin tools and the status module (same thread). */
-sqlite3 *gs_engine_db(gs_engine *e); /* transitional (issue 14): use gs_engine_store() */
 /* The engine's store (owned by the engine; valid until gs_engine_close), for
  * the status module, admin tools and transports on the engine's thread. */
 gs_store *gs_engine_store(gs_engine *e);

@@ -25,8 +25,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
 typedef struct gs_store gs_store;
 
 /* How long a statement waits for another connection's lock (busy handler). */
@@ -339,16 +337,5 @@ typedef struct gs_store_backup_stats {
  * call on s's thread. */
 int gs_store_backup_write(gs_store *s, const char *path, int force, gs_store_backup_stats *stats, char *err,
                           size_t errlen);
-
-/* ---- transitional: raw handle functions, removed once every caller uses
- * the functions above (issue 14). ------------------------------------------- */
-/* The raw handle of an open store. */
-sqlite3 *gs_store_raw(gs_store *s);
-int gs_store_open_db(const char *path, int synchronous, sqlite3 **out, char *err, size_t errlen);
-void gs_store_close_db(sqlite3 *db);
-/* Maps an SQLite result code to a gs_err (SQLITE_FULL -> GS_EFULL, BUSY -> GS_EBUSY, ...). */
-int gs_store_err(int sqlite_rc);
-/* Runs SQL without results; logs and translates errors. */
-int gs_store_exec(sqlite3 *db, const char *sql);
 
 #endif

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "gs_store.h"
+#include "gs_store_raw.h"
 
 /* distinct statements a store can cache; store__stmt() says when it is too few */
 #define STORE_STMT_SLOTS 256
