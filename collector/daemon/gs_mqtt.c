@@ -32,7 +32,8 @@ struct gs_mqtt {
   gs_config cfg;
   int fd; /* registered socket, -1 when none */
   int connected;
-  int64_t next_try; /* monotonic ms of the next (re)connect attempt */
+  int64_t next_try;   /* monotonic ms of the next (re)connect attempt */
+  int64_t connect_at; /* monotonic ms of the last attempt that got a socket */
   int backoff;
   msg *queue;
   size_t nq, capq;
@@ -233,8 +234,16 @@ static void try_connect(gs_mqtt *m) {
     return;
   }
   m->fd = mosquitto_socket(m->mosq);
+  m->connect_at = gs_mono_ms();
   gs_loop_fd(m->loop, m->fd, POLLIN, on_io, m);
 }
+
+/* How long a connection may wait for the broker's CONNACK. A path that
+ * drops packets without closing (a middlebox, a relay in a blackout) would
+ * otherwise hold the attempt until the keepalive expires, and the status
+ * and acks with it (tests/fault/test_network.sh restarts the collector
+ * behind such a relay). */
+#define CONNACK_TIMEOUT_MS 5000
 
 static int64_t prepare(void *ctx) {
   gs_mqtt *m = ctx;
@@ -250,6 +259,12 @@ static int64_t prepare(void *ctx) {
 static void tick(void *ctx) {
   gs_mqtt *m = ctx;
   if (m->fd < 0) return;
+  if (!m->connected && gs_mono_ms() - m->connect_at > CONNACK_TIMEOUT_MS) {
+    gs_warn("mqtt: no CONNACK from %s:%d within %d ms; reconnecting", m->cfg.mqtt_host, m->cfg.mqtt_port,
+            CONNACK_TIMEOUT_MS);
+    drop_socket(m);
+    return;
+  }
   int rc = mosquitto_loop_misc(m->mosq); /* keepalive pings, timeouts */
   if (rc != MOSQ_ERR_SUCCESS) {
     gs_warn("mqtt: connection check failed: %s; reconnecting", mosquitto_strerror(rc));

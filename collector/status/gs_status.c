@@ -160,7 +160,7 @@ static int load_tree(gs_status *s) {
   free_tree(s);
   int rc = gs_store_status_orgs(s->store, tree_add, &t);
   if (rc) goto out;
-  qsort(t.rows, t.n, sizeof *t.rows, cmp_rows);
+  if (t.n) qsort(t.rows, t.n, sizeof *t.rows, cmp_rows); /* t.rows is NULL for an empty tree */
   rc = GS_ENOMEM;
   size_t n = t.n ? t.n : 1;
   s->orgs = gs_malloc(n * sizeof *s->orgs);
