@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gs_acks.h"
+#include "gs_cli.h"
 #include "gs_config.h"
 #include "gs_engine.h"
 #include "gs_error.h"
@@ -126,33 +127,51 @@ static void stop(app *a) {
   a->acks = NULL;
 }
 
+static const char *const prog = "gs-collector";
+
 static void usage(FILE *f) {
   fprintf(f, "usage: gs-collector -c CONFIG [--check]\n"
-             "  -c CONFIG   configuration file (INI; keys in docs/CONFIG.md)\n"
-             "  --check     validate the configuration and the store, then exit\n");
+             "  -c, --config CONFIG  configuration file (INI; keys in docs/CONFIG.md)\n"
+             "      --check          validate the configuration, the TLS files, the time zone and\n"
+             "                       the store without changing anything, then exit\n"
+             "  -h, --help           this text\n"
+             "      --version        print the version\n"
+             "Exit status: 0 fine, 1 the environment is wrong (files, store), 2 bad command line\n"
+             "or configuration.\n");
+}
+
+/* The command line (gs_cli.h): nothing is opened or created before it is
+ * all parsed, so a typo can do no harm. */
+static int parse_args(app *a, int *check, int argc, char **argv) {
+  enum { OPT_CHECK = 256, OPT_VERSION };
+  static const struct option lo[] = {{"config", required_argument, NULL, 'c'},
+                                     {"check", no_argument, NULL, OPT_CHECK},
+                                     {"help", no_argument, NULL, 'h'},
+                                     {"version", no_argument, NULL, OPT_VERSION},
+                                     {NULL, 0, NULL, 0}};
+  int c;
+  while ((c = gs_cli_getopt(prog, argc, argv, "c:h", lo)) != -1) {
+    switch (c) {
+    case 'c': a->config_path = optarg; break;
+    case OPT_CHECK: *check = 1; break;
+    case 'h': usage(stdout); return -1;
+    case OPT_VERSION: gs_cli_version(prog); return -1;
+    default: return GS_CLI_EXIT_USAGE;
+    }
+  }
+  if (optind < argc) return gs_cli_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+  if (!a->config_path) return gs_cli_usage_error(prog, "no configuration file (-c CONFIG)");
+  return GS_CLI_EXIT_OK;
 }
 
 int main(int argc, char **argv) {
   app a;
   memset(&a, 0, sizeof a);
   a.sfd = -1;
-  int check = 0, rc = 1;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) a.config_path = argv[++i];
-    else if (strcmp(argv[i], "--check") == 0) check = 1;
-    else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      usage(stdout);
-      return 0;
-    } else {
-      fprintf(stderr, "gs-collector: unknown argument '%s'\n", argv[i]);
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (!a.config_path) {
-    usage(stderr);
-    return 2;
-  }
+  int check = 0, rc = GS_CLI_EXIT_FAIL;
+  int prc = parse_args(&a, &check, argc, argv);
+  if (prc < 0) return GS_CLI_EXIT_OK; /* --help, --version */
+  if (prc) return prc;
   gs_config_defaults(&a.cfg);
   char err[512];
   if (gs_config_load(a.config_path, &a.cfg, err, sizeof err)) {
