@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gs_acks.h"
+#include "gs_check.h"
 #include "gs_cli.h"
 #include "gs_config.h"
 #include "gs_engine.h"
@@ -179,16 +180,22 @@ int main(int argc, char **argv) {
     return 2;
   }
   gs_log_init("gs-collector", a.cfg.log_level);
+  if (check) {
+    /* read-only: the store is neither created nor migrated (gs_check.h) */
+    int problems = gs_check_run(&a.cfg, a.config_path, stdout, stderr);
+    if (problems) {
+      fprintf(stderr, "gs-collector: %s: %d problem%s; the collector would not run as configured\n", a.config_path,
+              problems, problems == 1 ? "" : "s");
+      return GS_CLI_EXIT_FAIL;
+    }
+    printf("gs-collector: configuration %s is fine (store %s)\n", a.config_path, a.cfg.db);
+    return GS_CLI_EXIT_OK;
+  }
   gs_engine_config ec;
   engine_config(&a.cfg, &ec);
   if (gs_engine_open(&a.engine, &ec, err, sizeof err)) {
     gs_error("store: %s", err);
     return 1;
-  }
-  if (check) {
-    printf("gs-collector: configuration %s and store %s are fine\n", a.config_path, a.cfg.db);
-    gs_engine_close(a.engine);
-    return 0;
   }
   sigset_t mask;
   sigemptyset(&mask);
