@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "gs_error.h"
 #include "gs_store.h"
 #include "gs_tz.h"
 
@@ -59,12 +60,30 @@ note(chk *k, const char *fmt, ...) {
 #define SQLITE_MAGIC    "SQLite format 3"
 #define SQLITE_USER_VER 60
 
-static void check_store(chk *k, const char *db) {
-  char dir[GS_CFG_STR];
+/* The directory of path db into dir. */
+static void store_dir(const char *db, char *dir, size_t len) {
   const char *slash = strrchr(db, '/');
-  if (!slash) snprintf(dir, sizeof dir, ".");
-  else if (slash == db) snprintf(dir, sizeof dir, "/");
-  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - db), db);
+  if (!slash) snprintf(dir, len, ".");
+  else if (slash == db) snprintf(dir, len, "/");
+  else snprintf(dir, len, "%.*s", (int)(slash - db), db);
+}
+
+int gs_check_store_dir(const char *db, char *err, size_t errlen) {
+  char dir[GS_CFG_STR];
+  struct stat sb;
+  if (!db[0] || !strcmp(db, ":memory:") || !strncmp(db, "file:", 5)) return GS_OK;
+  store_dir(db, dir, sizeof dir);
+  if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) return GS_OK;
+  snprintf(err, errlen,
+           "[store] db '%s': its directory '%s' does not exist; the collector creates the store file only in an "
+           "existing directory: create it (owned by the collector's user) or fix the path",
+           db, dir);
+  return GS_ENOTFOUND;
+}
+
+static void check_store(chk *k, const char *db) {
+  char dir[GS_CFG_STR], e[2 * GS_CFG_STR + 200];
+  store_dir(db, dir, sizeof dir);
 
   struct stat sb;
   if (stat(db, &sb) != 0) {
@@ -72,11 +91,8 @@ static void check_store(chk *k, const char *db) {
       problem(k, "[store] db '%s': %s; fix the path or the permissions", db, strerror(errno));
       return;
     }
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-      problem(k,
-              "[store] db '%s': its directory '%s' does not exist; create it (owned by the collector's user) "
-              "or fix the path",
-              db, dir);
+    if (gs_check_store_dir(db, e, sizeof e)) {
+      problem(k, "%s", e);
       return;
     }
     if (access(dir, W_OK | X_OK) != 0)

@@ -26,4 +26,11 @@
 
 int gs_check_run(const gs_config *c, const char *config_path, FILE *out, FILE *err);
 
+/* The collector creates its store only at a documented first start: a
+ * missing store file in an existing directory (docs/CONFIG.md, [store]). A
+ * missing directory is a typo or a missing volume, not a first start:
+ * returns GS_ENOTFOUND with one line in err then, else GS_OK. SQLite's
+ * special names (":memory:", "", "file:" URIs) are left to SQLite. */
+int gs_check_store_dir(const char *db, char *err, size_t errlen);
+
 #endif

@@ -191,6 +191,10 @@ int main(int argc, char **argv) {
     printf("gs-collector: configuration %s is fine (store %s)\n", a.config_path, a.cfg.db);
     return GS_CLI_EXIT_OK;
   }
+  if (gs_check_store_dir(a.cfg.db, err, sizeof err)) {
+    gs_error("store: %s", err);
+    return GS_CLI_EXIT_FAIL;
+  }
   gs_engine_config ec;
   engine_config(&a.cfg, &ec);
   if (gs_engine_open(&a.engine, &ec, err, sizeof err)) {

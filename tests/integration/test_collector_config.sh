@@ -52,6 +52,15 @@ expect future 1 "schema version 999 is newer than this gridsync" "a store newer 
 chk many "$T_DIR/first.db" "$P/no-such-ca.crt" "$P/ca.key" Asia/Shangai
 t_eq "$RC/$(grep -c "^gs-collector: $T_DIR/many.conf: \[" "$T_DIR/many.err")" "1/3" "--check reports every problem, one line each"
 
+# the store is created only at a first start in an existing directory: a
+# missing directory (a typo, an unmounted volume) stops the start, exit 1
+printf '[store]\ndb = %s/no-such-dir/x.db\n' "$T_DIR" > "$T_DIR/nodir-start.conf"
+RC=0; timeout 30 gs-collector -c "$T_DIR/nodir-start.conf" > /dev/null 2> "$T_DIR/nodir-start.err" || RC=$?
+t_eq "$RC" 1 "a start with a missing store directory exits 1"
+grep -q "its directory '$T_DIR/no-such-dir' does not exist; the collector creates the store file only in an existing directory" \
+  "$T_DIR/nodir-start.err" && t_pass "and says so" || t_fail "start without the store directory: $(cat "$T_DIR/nodir-start.err")"
+[ ! -e "$T_DIR/no-such-dir" ] && t_pass "and creates nothing" || t_fail "a start created $T_DIR/no-such-dir"
+
 t_stack_up --seed --seed-args "--streets 1 --communities 1 --grids 1 --households 2"
 CONF=$GS_COLLECTOR_CONF
 cp "$CONF" "$T_DIR/good.conf" # before the SIGHUP tests below change it
