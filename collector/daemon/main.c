@@ -19,6 +19,7 @@
 #include "gs_error.h"
 #include "gs_log.h"
 #include "gs_loop.h"
+#include "gs_notify.h"
 #include "gs_statuspub.h"
 #include "gs_transport.h"
 
@@ -31,6 +32,7 @@ typedef struct app {
   gs_engine *engine;
   gs_acks *acks;        /* the ack releaser of every transport */
   gs_statuspub *status; /* NULL with [status] enabled = false */
+  gs_notify *notify;    /* NULL unless systemd's $NOTIFY_SOCKET is set */
   gs_transport_env env;
   gs_transport t[MAX_TRANSPORTS]; /* the running transports, in start order */
   size_t nt;
@@ -52,32 +54,40 @@ static void engine_config(const gs_config *c, gs_engine_config *ec) {
   ec->wal_restart_frames = c->wal_restart_mb * 256; /* 4 KiB pages */
 }
 
+/* SIGHUP: the file again; a file that does not load is refused whole. */
+static void reload(app *a) {
+  gs_config nc = a->cfg;
+  gs_config_defaults(&nc);
+  char err[512];
+  if (gs_config_load(a->config_path, &nc, err, sizeof err)) {
+    gs_error("config: reload refused, keeping the running configuration: %s", err);
+    return;
+  }
+  if (strcmp(nc.db, a->cfg.db) || nc.synchronous != a->cfg.synchronous)
+    gs_warn("config: [store] changes take effect after a restart");
+  gs_log_set_level(nc.log_level);
+  gs_engine_config ec;
+  engine_config(&nc, &ec);
+  gs_engine_set_limits(a->engine, &ec);
+  for (size_t i = 0; i < a->nt; i++) a->t[i].ops->reconfigure(a->t[i].self, &nc);
+  if (a->status) gs_statuspub_reconfigure(a->status, &nc);
+  a->cfg = nc;
+  gs_info("config: reloaded %s", a->config_path);
+}
+
 static void on_signal(void *ctx, int fd, short re) {
   app *a = ctx;
   struct signalfd_siginfo si;
   (void)re;
   while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
     if (si.ssi_signo == SIGHUP) {
-      gs_config nc = a->cfg;
-      gs_config_defaults(&nc);
-      char err[512];
-      if (gs_config_load(a->config_path, &nc, err, sizeof err)) {
-        gs_error("config: reload refused, keeping the running configuration: %s", err);
-        continue;
-      }
-      if (strcmp(nc.db, a->cfg.db) || nc.synchronous != a->cfg.synchronous)
-        gs_warn("config: [store] changes take effect after a restart");
-      gs_log_set_level(nc.log_level);
-      gs_engine_config ec;
-      engine_config(&nc, &ec);
-      gs_engine_set_limits(a->engine, &ec);
-      for (size_t i = 0; i < a->nt; i++) a->t[i].ops->reconfigure(a->t[i].self, &nc);
-      if (a->status) gs_statuspub_reconfigure(a->status, &nc);
-      a->cfg = nc;
-      gs_info("config: reloaded %s", a->config_path);
+      gs_notify_reloading(a->notify);
+      reload(a);
+      gs_notify_send(a->notify, "READY=1"); /* applied or refused, the collector runs on */
     } else {
       gs_info("collector: %s received; finishing the batch in hand and stopping",
               si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      gs_notify_send(a->notify, "STOPPING=1");
       gs_loop_stop(a->loop);
     }
   }
@@ -221,10 +231,20 @@ int main(int argc, char **argv) {
     gs_error("collector: cannot set up the event loop: %s", strerror(errno));
     goto out;
   }
+  if (gs_notify_new(&a.notify, err, sizeof err)) {
+    gs_error("collector: %s", err);
+    goto out;
+  }
   if (start(&a, err, sizeof err)) {
     gs_error("%s", err);
     goto out;
   }
+  if (gs_notify_watchdog(a.notify, a.loop)) {
+    gs_error("collector: cannot start the watchdog timer: event loop is full");
+    goto out;
+  }
+  /* transports started, first status handed to its outputs (start) */
+  gs_notify_send(a.notify, "READY=1");
   gs_info("collector: running (store %s, broker %s:%d)", a.cfg.db, a.cfg.mqtt_host, a.cfg.mqtt_port);
   gs_loop_run(a.loop);
   rc = 0;
@@ -232,6 +252,7 @@ out:
   stop(&a);
   gs_engine_close(a.engine);
   gs_loop_free(a.loop);
+  gs_notify_free(a.notify);
   if (a.sfd >= 0) close(a.sfd);
   return rc;
 }
