@@ -187,7 +187,7 @@ int main(int argc, char **argv) {
   char err[512];
   if (gs_config_load(a.config_path, &a.cfg, err, sizeof err)) {
     fprintf(stderr, "gs-collector: %s\n", err);
-    return 2;
+    return GS_CLI_EXIT_USAGE; /* a configuration error, like a command line one: fix the text */
   }
   gs_log_init("gs-collector", a.cfg.log_level);
   if (check) {
@@ -205,11 +205,16 @@ int main(int argc, char **argv) {
     gs_error("store: %s", err);
     return GS_CLI_EXIT_FAIL;
   }
+  if (gs_notify_new(&a.notify, err, sizeof err)) { /* before the store: a bad environment changes nothing */
+    gs_error("collector: %s", err);
+    return GS_CLI_EXIT_FAIL;
+  }
   gs_engine_config ec;
   engine_config(&a.cfg, &ec);
   if (gs_engine_open(&a.engine, &ec, err, sizeof err)) {
     gs_error("store: %s", err);
-    return 1;
+    gs_notify_free(a.notify);
+    return GS_CLI_EXIT_FAIL;
   }
   sigset_t mask;
   sigemptyset(&mask);
@@ -229,10 +234,6 @@ int main(int argc, char **argv) {
   a.loop = gs_loop_new();
   if (a.sfd < 0 || !a.loop || gs_loop_fd(a.loop, a.sfd, POLLIN, on_signal, &a)) {
     gs_error("collector: cannot set up the event loop: %s", strerror(errno));
-    goto out;
-  }
-  if (gs_notify_new(&a.notify, err, sizeof err)) {
-    gs_error("collector: %s", err);
     goto out;
   }
   if (start(&a, err, sizeof err)) {
