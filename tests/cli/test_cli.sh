@@ -91,6 +91,14 @@ cli gs-rollup   "--db=$T_DIR/a.db --host=127.0.0.1 --port=1 --cafile=$T_DIR/no-s
                 "--db $T_DIR/a.db $RL" \
                 "--db $NEW --bogus $RL" 1
 
+# (gs-collector --check on a configuration whose store does not exist yet:
+# valid for a first start, and --check creates nothing)
+printf '[store]\ndb = %s\n\n[status]\ntimezone = UTC\n' "$T_DIR/coll.db" > "$T_DIR/coll.conf"
+printf '[store]\ndb = %s\n' "$NEW" > "$T_DIR/coll-new.conf"
+cli gs-collector "--config=$T_DIR/coll.conf --check" \
+                 "-c $T_DIR/coll.conf --check" \
+                 "-c $T_DIR/coll-new.conf --bogus"
+
 # what the OK lines did
 t_eq "$(openssl x509 -in "$T_DIR/pki1/ca.crt" -noout -subject 2>/dev/null)" "subject=CN = cli-test" "gs-certs --cn=cli-test reached the CA"
 gs-device --home "$T_DIR/dev" status 2>/dev/null | t_has "^device dev-0001$" && t_pass "gs-device --id=dev-0001 reached the device" ||
