@@ -62,8 +62,11 @@ t_eq "$(t_dev "$PH" list household --grid g-i2 | wc -l)" 0 "none of g-i2"
 
 # --- the phone edits a field the file will not change --------------------------------
 t_dev "$PH" set household "$H5" members=9 >/dev/null || t_fail "phone set"
+# and one the file will change: the office's new value wins, with no conflict logged
+H7=$(entity_of H1-0007)
+t_dev "$PH" set household "$H7" head_name='"手机改名"' >/dev/null || t_fail "phone set head_name"
 out=$(t_dev "$PH" sync --timeout 30) || t_fail "phone push: $out"
-t_eq "$(cut -d, -f1-2 <<<"$out")" "pushed 1, applied 1" "phone's edit applied"
+t_eq "$(cut -d, -f1-2 <<<"$out")" "pushed 2, applied 2" "phone's edits applied"
 t_eq "$(srv "$H5" members)" 9 "server has the phone's members"
 
 # --- re-import with 10 rows changed --------------------------------------------------
@@ -81,6 +84,8 @@ out=$(gs-admin --db "$GS_DB" household import "$T_DIR/hh2.csv") || t_fail "re-im
 t_eq "$out" "imported 800 households: 0 created, 10 updated, 790 unchanged" "re-import: 10 updated, 0 created"
 t_eq "$(srv "$H5" head_name)" "新户主5" "changed field rewritten"
 t_eq "$(srv "$H5" members)" 9 "the phone's edit of an unchanged field survives the re-import"
+t_eq "$(srv "$H7" head_name)" "新户主7" "a field changed in the file overwrites the phone's edit"
+t_eq "$(t_sql "$GS_DB" "SELECT count(*) FROM conflict")" 0 "no conflict logged (the import sends the server's version as base)"
 t_eq "$(t_sql "$GS_DB" "SELECT count(*) FROM entity")" 800 "no household duplicated"
 out=$(gs-admin --db "$GS_DB" household import "$T_DIR/hh2.csv") || t_fail "same file again: $out"
 t_eq "$out" "imported 800 households: 0 created, 0 updated, 800 unchanged" "the same file twice: idempotent"
