@@ -313,7 +313,7 @@ typedef struct imp_line {
   char *base;       /* the change's base, NULL when none */
   char *fields;     /* what import_household keeps after this line */
   int put;          /* import_household needs fields (and the mapping) written */
-  char *moved_from; /* the entity's current grid when the file moves it */
+  char *moved_from; /* the entity's current grid when it is not the file's */
 } imp_line;
 
 typedef struct imp_ctx {
@@ -511,11 +511,13 @@ static int plan_line(imp_ctx *x, imp_line *l, const cJSON *vals, gs_store_import
     if (!cJSON_AddItemToObject(set, name, cJSON_Duplicate(v, 1))) goto out;
     const cJSON *fv = cJSON_GetObjectItemCaseSensitive(ver, name);
     if (fv && !cJSON_AddItemToObject(base, name, cJSON_Duplicate(fv, 1))) goto out;
-    if (v == cJSON_GetObjectItemCaseSensitive(vals, "grid")) {
-      const cJSON *g = cJSON_GetObjectItemCaseSensitive(cur, "grid");
-      if (cJSON_IsString(g) && !(l->moved_from = gs_strdup(g->valuestring))) goto out;
-    }
   }
+  /* The household may be elsewhere now (the file moves it, or a phone did):
+   * the server needs that grid too to write it. */
+  const cJSON *g = cJSON_GetObjectItemCaseSensitive(cur, "grid");
+  if (set->child && cJSON_IsString(g) && (!l->grid || strcmp(g->valuestring, l->grid)) &&
+      !(l->moved_from = gs_strdup(g->valuestring)))
+    goto out;
   if (set->child && !(l->set = canon_text(set))) goto out;
   if (base->child && !(l->base = canon_text(base))) goto out;
   if (!(l->fields = canon_text(keep))) goto out;

@@ -141,6 +141,12 @@ out=$(gs-admin --db "$GS_DB" household import "$T_DIR/export.csv") || t_fail "re
 t_eq "$out" "imported 800 households: 0 created, 0 updated, 800 unchanged" "export, re-import: 0 created, 0 updated"
 t_eq "$(srv "$H5" members)" 9 "phone's edit still there"
 
+# --- the file moves a household to another grid ------------------------------------
+sed 's/^H2-0001,g-i2,/H2-0001,g-i1,/' "$T_DIR/export.csv" > "$T_DIR/move.csv"
+out=$(gs-admin --db "$GS_DB" household import "$T_DIR/move.csv") || t_fail "move: $out"
+t_eq "$out" "imported 800 households: 0 created, 1 updated, 799 unchanged" "a move is one update"
+t_eq "$(t_sql "$GS_DB" "SELECT grid FROM entity WHERE id='$(entity_of H2-0001)'")" g-i1 "household moved to g-i1"
+
 # --- header errors name the column ----------------------------------------------------
 printf 'ext_id,grid,address,colour\nX1,g-i1,a,red\n' > "$T_DIR/hdr.csv"
 gs-admin --db "$GS_DB" household import "$T_DIR/hdr.csv" 2> "$T_DIR/hdr.err" && t_fail "unknown column accepted" ||
