@@ -314,6 +314,7 @@ typedef struct imp_line {
   char *fields;     /* what import_household keeps after this line */
   int put;          /* import_household needs fields (and the mapping) written */
   char *moved_from; /* the entity's current grid when it is not the file's */
+  int good;         /* passed the checks */
 } imp_line;
 
 typedef struct imp_ctx {
@@ -330,12 +331,17 @@ typedef struct imp_ctx {
   imp_line *lines;
   size_t nlines;
   long bad_lines;
+  int quiet; /* checking a line again: its problems are known */
   const gs_admin_import_opts *o;
 } imp_ctx;
 
 static void reject(imp_ctx *x, long line, int *bad, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void reject(imp_ctx *x, long line, int *bad, const char *fmt, ...) {
   va_list ap;
+  if (x->quiet) {
+    *bad = 1;
+    return;
+  }
   fprintf(x->report, "%s: line %ld: ", x->path, line);
   va_start(ap, fmt);
   vfprintf(x->report, fmt, ap);
@@ -700,14 +706,16 @@ int gs_admin_household_import(gs_engine *e, const char *path, const gs_admin_imp
     rc = GS_ENOMEM;
     goto out;
   }
-  cJSON **vals = x.nlines ? gs_calloc(x.nlines, sizeof *vals) : NULL;
-  if (x.nlines && !vals) {
-    rc = GS_ENOMEM;
-    goto out;
-  }
-  /* Pass 1: every line checked on its own. */
+  /* One read transaction for the checks and the plan: one snapshot, and
+   * not a lock per lookup. Deferred: a dry-run never blocks the collector. */
+  if ((rc = gs_store_import_read_begin(x.s))) goto out;
+  /* Pass 1: every line checked on its own. The values are made again in
+   * pass 3 rather than kept: a province's file would not fit as cJSON. */
   for (size_t i = 0; i < x.nlines && !rc; i++) {
-    rc = check_line(&x, &st.recs[i + 1], &x.lines[i], &vals[i]);
+    cJSON *v = NULL;
+    rc = check_line(&x, &st.recs[i + 1], &x.lines[i], &v);
+    x.lines[i].good = v != NULL;
+    cJSON_Delete(v);
     progress(&x, "checked", i + 1);
   }
   /* Pass 2: an ext_id twice in the file. */
@@ -716,28 +724,30 @@ int gs_admin_household_import(gs_engine *e, const char *path, const gs_admin_imp
     qsort(byext, x.nlines, sizeof *byext, cmp_ext);
     for (size_t i = 1; i < x.nlines; i++)
       if (byext[i]->ext_id[0] && strcmp(byext[i]->ext_id, byext[i - 1]->ext_id) == 0) {
-        int bad = vals[byext[i] - x.lines] == NULL;
+        int bad = !byext[i]->good;
         reject(&x, byext[i]->line, &bad, "field ext_id: '%.64s' is also on line %ld", byext[i]->ext_id,
                byext[i - 1]->line);
-        cJSON_Delete(vals[byext[i] - x.lines]);
-        vals[byext[i] - x.lines] = NULL;
+        byext[i]->good = 0;
       }
   } else if (!rc && x.nlines) {
     rc = GS_ENOMEM;
   }
   /* Pass 3: what each good line would change. */
-  for (size_t i = 0; i < x.nlines && !rc; i++)
-    if (vals[i]) {
-      rc = plan_line(&x, &x.lines[i], vals[i], &row);
-      if (!rc) {
-        if (x.lines[i].create) c->created++;
-        else if (x.lines[i].set) c->updated++;
-        else c->unchanged++;
-      }
+  x.quiet = 1;
+  for (size_t i = 0; i < x.nlines && !rc; i++) {
+    if (!x.lines[i].good) continue;
+    cJSON *v = NULL;
+    rc = check_line(&x, &st.recs[i + 1], &x.lines[i], &v);
+    if (!rc && !v) rc = GS_EINTERNAL; /* it passed pass 1 */
+    if (!rc) rc = plan_line(&x, &x.lines[i], v, &row);
+    cJSON_Delete(v);
+    if (!rc) {
+      if (x.lines[i].create) c->created++;
+      else if (x.lines[i].set) c->updated++;
+      else c->unchanged++;
     }
-  for (size_t i = 0; i < x.nlines; i++) cJSON_Delete(vals[i]);
-  gs_free(vals);
-  gs_store_end_reads(x.s);
+  }
+  gs_store_rollback(x.s); /* ends the read transaction */
   c->rejected = x.bad_lines;
   if (rc) {
     if (!err[0]) snprintf(err, errlen, "%s: %s", path, gs_strerror(rc));

@@ -343,6 +343,9 @@ int gs_store_backup_write(gs_store *s, const char *path, int force, gs_store_bac
  * imported file, the household it made and the values the last import wrote
  * (docs/IMPORT.md). Strings passed in are only read during the call. */
 
+/* BEGIN DEFERRED: a read transaction for many lookups (one snapshot, no
+ * write lock); end it with gs_store_rollback. */
+int gs_store_import_read_begin(gs_store *s);
 /* An import row with the entity's current state; the buffers belong to the
  * caller (reused across calls, freed with gs_buf_free). */
 typedef struct gs_store_import_row {

@@ -13,6 +13,12 @@ static int column_text(sqlite3_stmt *st, int col, gs_buf *b) {
   return gs_buf_append(b, p ? p : "", p ? (size_t)sqlite3_column_bytes(st, col) : 0);
 }
 
+int gs_store_import_read_begin(gs_store *s) {
+  sqlite3_stmt *st = store__stmt(s, "BEGIN DEFERRED");
+  if (!st) return GS_ESTORE;
+  return store__done(s, st);
+}
+
 int gs_store_import_get(gs_store *s, const char *ext_id, gs_store_import_row *r) {
   static const char sql[] = "SELECT i.entity, i.grid, i.fields, e.fields, e.ver FROM import_household i "
                             "LEFT JOIN entity e ON e.type='household' AND e.id=i.entity WHERE i.ext_id=?1";
