@@ -49,6 +49,7 @@ typedef struct imp_csv {
   int ncur, capcur;
   long phys;  /* the line being fed to the parser */
   long start; /* the line of the pending record's first field, or -1 */
+  long next;  /* the line after the last complete record */
   int oom;
 } imp_csv;
 
@@ -75,6 +76,7 @@ static void on_row(int c, void *data) {
   (void)c;
   long line = st->start >= 0 ? st->start : st->phys;
   st->start = -1;
+  st->next = st->phys + 1;
   if (st->n == st->cap) {
     size_t ncap = st->cap ? st->cap * 2 : 256;
     imp_rec *r = gs_realloc(st->recs, ncap * sizeof *r);
@@ -161,6 +163,7 @@ static int read_csv(const char *path, imp_csv *st, char *err, size_t errlen) {
   }
   inited = 1;
   st->start = -1;
+  st->next = 1;
   /* Fed one physical line at a time so that each record knows its line. */
   for (st->phys = 1; off < len; st->phys++) {
     const char *nl = memchr(text + off, '\n', len - off);
@@ -173,8 +176,9 @@ static int read_csv(const char *path, imp_csv *st, char *err, size_t errlen) {
     off += n;
   }
   if (csv_fini(&p, on_field, on_row, st) != 0) {
+    /* an unclosed quote runs to the end: name the line where its record began */
     snprintf(err, errlen, "%s: line %ld: malformed CSV (%s); fix the quoting and import again", path,
-             st->start >= 0 ? st->start : st->phys, csv_strerror(csv_error(&p)));
+             st->start >= 0 ? st->start : st->next, csv_strerror(csv_error(&p)));
     goto out;
   }
   rc = st->oom ? GS_ENOMEM : GS_OK;
