@@ -338,4 +338,31 @@ typedef struct gs_store_backup_stats {
 int gs_store_backup_write(gs_store *s, const char *path, int force, gs_store_backup_stats *stats, char *err,
                           size_t errlen);
 
+/* ---- gs_store_import.c (gs-admin household import/export) ---------------- */
+/* import_household (schema/migrations/0004_import.sql): per ext_id of an
+ * imported file, the household it made and the values the last import wrote
+ * (docs/IMPORT.md). Strings passed in are only read during the call. */
+
+/* BEGIN DEFERRED: a read transaction for many lookups (one snapshot, no
+ * write lock); end it with gs_store_rollback. */
+int gs_store_import_read_begin(gs_store *s);
+/* An import row with the entity's current state; the buffers belong to the
+ * caller (reused across calls, freed with gs_buf_free). */
+typedef struct gs_store_import_row {
+  gs_buf entity, grid, fields; /* fields: the last imported values (JSON object text) */
+  int has_entity;              /* 1 when the entity exists; then: */
+  gs_buf cur, ver;             /* its current fields and versions (JSON object texts) */
+} gs_store_import_row;
+/* Reads ext_id's row into r: GS_OK, GS_ENOTFOUND when ext_id was never
+ * imported, or an error. Leaves no read open. */
+int gs_store_import_get(gs_store *s, const char *ext_id, gs_store_import_row *r);
+/* Inserts or replaces ext_id's row (inside the caller's transaction, or on its own). */
+int gs_store_import_put(gs_store *s, const char *ext_id, const char *entity, const char *grid, const char *fields);
+/* Calls fn for every imported household whose entity exists, under org (the
+ * grids of its subtree; everywhere when org is NULL), ordered by ext_id.
+ * fields is the entity's current fields (JSON text). A non-zero return of fn
+ * stops the listing and is returned. */
+typedef int (*gs_store_import_fn)(void *ctx, const char *ext_id, const char *entity, const char *fields);
+int gs_store_import_each(gs_store *s, const char *org, gs_store_import_fn fn, void *ctx);
+
 #endif
