@@ -482,6 +482,14 @@ int gs_engine_apply_group(gs_engine *e, const gs_batch_in *in, size_t n, gs_buf 
     gs_free(len0);
     return rc;
   }
+  /* Another writer on the same file (gs-admin household import or seed while
+   * the collector runs) may have committed since this engine's last
+   * transaction: go on from its rev and clock, or phones whose cursor passed
+   * its revs would never pull the rows written under a reused rev. */
+  int64_t mrev = meta_get(e->store, "rev");
+  gs_hlc mh = {meta_get(e->store, "hlc_ms"), (int32_t)meta_get(e->store, "hlc_c")};
+  if (mrev > e->rev) e->rev = rev0 = mrev;
+  if (mh.ms > e->hlc.ms || (mh.ms == e->hlc.ms && mh.c > e->hlc.c)) e->hlc = hlc0 = mh;
   for (size_t i = 0; !rc && i < n; i++) rc = apply_batch(e, &in[i], &acks[i]);
   if (!rc) rc = save_meta(e);
   if (!rc && e->hooks.precommit) rc = e->hooks.precommit(e->hooks.ctx);

@@ -395,6 +395,36 @@ static void test_wal_sync_thread(void **state) {
   th_close(t);
 }
 
+/* Two engines on one file, as gs-collector and gs-admin (household import,
+ * seed) are: each transaction goes on from the rev the other committed, so
+ * no rev is handed out twice and a phone's cursor never skips a row. */
+static void test_two_writers_share_rev(void **state) {
+  th *t = th_open();
+  gs_engine_config c;
+  gs_engine_config_defaults(&c);
+  c.db_path = t->db;
+  c.synchronous = 0;
+  gs_engine *e2 = NULL;
+  char err[512];
+  assert_int_equal(gs_engine_open(&e2, &c, err, sizeof err), GS_OK);
+  cJSON *ack = th_apply(t, "dev-a", one("w1", 1, "h1", 1000, HH_SET));
+  cJSON_Delete(ack);
+  int64_t r1 = gs_engine_rev(t->e);
+  gs_buf out = {0};
+  /* the second engine opened before that write: it must not reuse r1 */
+  assert_int_equal(
+      gs_engine_apply(e2, "dev-b", one("w2", 1, "h2", 2000, HH_SET), strlen(one("w2", 1, "h2", 2000, HH_SET)), &out),
+      GS_OK);
+  assert_true(gs_engine_rev(e2) > r1);
+  ack = th_apply(t, "dev-a", one("w3", 2, "h3", 3000, HH_SET));
+  cJSON_Delete(ack);
+  assert_true(gs_engine_rev(t->e) > gs_engine_rev(e2));
+  assert_int_equal(th_int(t, "SELECT count(DISTINCT rev) FROM entity"), 3);
+  gs_buf_free(&out);
+  gs_engine_close(e2);
+  th_close(t);
+}
+
 static void test_newer_db_refused(void **state) {
   th *t = th_open();
   char path[128];
@@ -488,21 +518,14 @@ static void test_oom_paths(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_apply_and_ack),
-      cmocka_unit_test(test_duplicate_and_id_reused),
-      cmocka_unit_test(test_rejection_codes),
-      cmocka_unit_test(test_batch_level_errors),
-      cmocka_unit_test(test_limits),
-      cmocka_unit_test(test_lww_and_order),
-      cmocka_unit_test(test_conflict_logged),
-      cmocka_unit_test(test_clock_skew_clamped),
-      cmocka_unit_test(test_watermark),
-      cmocka_unit_test(test_forbidden_existing_grid),
-      cmocka_unit_test(test_pull_pages),
-      cmocka_unit_test(test_group_commit),
-      cmocka_unit_test(test_newer_db_refused),
-      cmocka_unit_test(test_oom_paths),
-      cmocka_unit_test(test_fast_create_same_bytes),
+      cmocka_unit_test(test_apply_and_ack),    cmocka_unit_test(test_duplicate_and_id_reused),
+      cmocka_unit_test(test_rejection_codes),  cmocka_unit_test(test_batch_level_errors),
+      cmocka_unit_test(test_limits),           cmocka_unit_test(test_lww_and_order),
+      cmocka_unit_test(test_conflict_logged),  cmocka_unit_test(test_clock_skew_clamped),
+      cmocka_unit_test(test_watermark),        cmocka_unit_test(test_forbidden_existing_grid),
+      cmocka_unit_test(test_pull_pages),       cmocka_unit_test(test_group_commit),
+      cmocka_unit_test(test_newer_db_refused), cmocka_unit_test(test_two_writers_share_rev),
+      cmocka_unit_test(test_oom_paths),        cmocka_unit_test(test_fast_create_same_bytes),
       cmocka_unit_test(test_wal_sync_thread),
   };
   return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
