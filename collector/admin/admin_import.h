@@ -5,8 +5,8 @@
  * remembers per ext_id (the file's stable key) the household it made and the
  * values the last import wrote (gs_store.h, section gs_store_import.c).
  *
- * Run with the collector stopped: the engine keeps the global rev in memory
- * (docs/IMPORT.md, "While the collector runs").
+ * Best run with the collector stopped (docs/IMPORT.md, "While the
+ * collector runs"): revs are shared safely, status is refreshed late.
  */
 #ifndef GS_ADMIN_IMPORT_H
 #define GS_ADMIN_IMPORT_H
