@@ -77,17 +77,11 @@ static void on_row(int c, void *data) {
   long line = st->start >= 0 ? st->start : st->phys;
   st->start = -1;
   st->next = st->phys + 1;
-  if (st->n == st->cap) {
-    size_t ncap = st->cap ? st->cap * 2 : 256;
-    imp_rec *r = gs_realloc(st->recs, ncap * sizeof *r);
-    if (!r) {
-      st->oom = 1;
-      for (int i = 0; i < st->ncur; i++) gs_free(st->cur[i]);
-      st->ncur = 0;
-      return;
-    }
-    st->recs = r;
-    st->cap = ncap;
+  if (gs_grow(&st->recs, &st->cap, st->n, sizeof *st->recs, 256)) {
+    st->oom = 1;
+    for (int i = 0; i < st->ncur; i++) gs_free(st->cur[i]);
+    st->ncur = 0;
+    return;
   }
   imp_rec *r = &st->recs[st->n];
   r->line = line;

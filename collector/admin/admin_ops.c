@@ -62,17 +62,11 @@ static void on_row(int c, void *data) {
   csv_state *st = data;
   (void)c;
   st->line++;
-  if (st->n == st->cap) {
-    size_t ncap = st->cap ? st->cap * 2 : 64;
-    csv_row *r = gs_realloc(st->rows, ncap * sizeof *r);
-    if (!r) {
-      st->oom = 1;
-      for (int i = 0; i < 4 && i < st->nf; i++) gs_free(st->cur[i]);
-      st->nf = 0;
-      return;
-    }
-    st->rows = r;
-    st->cap = ncap;
+  if (gs_grow(&st->rows, &st->cap, st->n, sizeof *st->rows, 64)) {
+    st->oom = 1;
+    for (int i = 0; i < 4 && i < st->nf; i++) gs_free(st->cur[i]);
+    st->nf = 0;
+    return;
   }
   csv_row *r = &st->rows[st->n++];
   memset(r, 0, sizeof *r);

@@ -69,13 +69,7 @@ int gs_acks_add(gs_acks *a, uint64_t commit, const gs_transport *owner, void *re
     a->n -= a->head;
     a->head = 0;
   }
-  if (a->n == a->cap) {
-    size_t ncap = a->cap ? a->cap * 2 : 64;
-    held *nq = gs_realloc(a->q, ncap * sizeof *nq);
-    if (!nq) return GS_ENOMEM;
-    a->q = nq;
-    a->cap = ncap;
-  }
+  if (gs_grow(&a->q, &a->cap, a->n, sizeof *a->q, 64)) return GS_ENOMEM;
   held *h = &a->q[a->n++];
   h->commit = commit;
   h->owner = owner;

@@ -129,13 +129,7 @@ typedef struct tree_load {
 
 static int tree_add(void *ctx, const char *id, const char *parent, const char *level, const char *name) {
   tree_load *t = ctx;
-  if (t->n == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 64;
-    tree_row *nr = gs_realloc(t->rows, cap * sizeof *nr);
-    if (!nr) return GS_ENOMEM;
-    t->rows = nr;
-    t->cap = cap;
-  }
+  if (gs_grow(&t->rows, &t->cap, t->n, sizeof *t->rows, 64)) return GS_ENOMEM;
   tree_row *r = &t->rows[t->n++];
   memset(r, 0, sizeof *r);
   r->u.id = gs_strdup(id ? id : "");
@@ -291,13 +285,7 @@ static int add_delta(gs_status *s, int kind, int org, const char *key, int64_t n
       return GS_OK;
     }
   }
-  if (s->nd == s->capd) {
-    size_t cap = s->capd ? s->capd * 2 : 32;
-    delta *nd = gs_realloc(s->d, cap * sizeof *nd);
-    if (!nd) return GS_ENOMEM;
-    s->d = nd;
-    s->capd = cap;
-  }
+  if (gs_grow(&s->d, &s->capd, s->nd, sizeof *s->d, 32)) return GS_ENOMEM;
   delta *d = &s->d[s->nd++];
   d->kind = kind;
   d->org = org;

@@ -52,3 +52,15 @@ char *gs_strdup(const char *s) { return s ? gs_strndup(s, strlen(s)) : NULL; }
 
 long gs_mem_live(void) { return live; }
 void gs_mem_fail_after(long n) { fail_after = n; }
+
+int gs_grow(void *pp, size_t *cap, size_t n, size_t elem, size_t first) {
+  if (n < *cap) return 0;
+  size_t ncap = *cap ? *cap * 2 : first;
+  void *p;
+  memcpy(&p, pp, sizeof p);
+  void *np = gs_realloc(p, ncap * elem);
+  if (!np) return -1;
+  memcpy(pp, &np, sizeof np);
+  *cap = ncap;
+  return 0;
+}

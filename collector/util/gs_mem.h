@@ -20,6 +20,13 @@ char *gs_strdup(const char *s);
 /* Copy of the first n bytes of s, NUL-terminated. */
 char *gs_strndup(const char *s, size_t n);
 
+/* Makes room for one more element in the array *pp of n elements of elem
+ * bytes whose capacity is *cap: nothing when n < *cap, else the capacity
+ * doubles (first when it was 0) with gs_realloc. pp is the address of the
+ * array's pointer (any object pointer type). Returns 0, or -1 when out of
+ * memory, with *pp and *cap unchanged (the array stays valid). */
+int gs_grow(void *pp, size_t *cap, size_t n, size_t elem, size_t first);
+
 /* Number of live allocations made through this wrapper. */
 long gs_mem_live(void);
 /* Make every allocation after the next n fail (n < 0 disables). */
