@@ -94,7 +94,7 @@ static int add_unit(void *ctx, const char *id, const char *pid, const char *leve
 /* Reads org(id,parent,level,name) into r->u; parents resolved afterwards. */
 static int load_tree(gs_rollup *r, const char *path, char ***parents, char *err, size_t errlen) {
   gs_store *st = NULL;
-  int rc = gs_store_status_open_readonly(&st, path, err, errlen);
+  int rc = gs_store_open_readonly(&st, path, err, errlen);
   if (rc) return rc;
   tree_ctx t = {r, parents, 0};
   rc = gs_store_status_orgs(st, add_unit, &t);

@@ -622,7 +622,7 @@ static int write_chunk(imp_ctx *x, size_t a, size_t b, int64_t *seq, char *err, 
 store:
   if (rc) {
     gs_store_rollback(s);
-    snprintf(err, errlen, "%s: %s: %s", x->path, gs_strerror(rc), gs_store_admin_errmsg(s));
+    snprintf(err, errlen, "%s: %s: %s", x->path, gs_strerror(rc), gs_store_errmsg(s));
   }
   return rc;
 }

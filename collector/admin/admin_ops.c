@@ -166,7 +166,7 @@ int gs_admin_org_import(gs_engine *e, const char *path, int *count, char *err, s
     int prc = gs_store_admin_org_put(s, r->f[0], r->f[1], r->f[2], r->f[3]);
     if (prc) {
       rc = prc;
-      snprintf(err, errlen, "%s: line %ld: %s", path, r->line, gs_store_admin_errmsg(s));
+      snprintf(err, errlen, "%s: line %ld: %s", path, r->line, gs_store_errmsg(s));
       goto out;
     }
   }
@@ -188,7 +188,7 @@ int gs_admin_org_import(gs_engine *e, const char *path, int *count, char *err, s
   }
   if (gs_store_commit(s)) {
     rc = GS_ESTORE;
-    snprintf(err, errlen, "%s: commit failed: %s", path, gs_store_admin_errmsg(s));
+    snprintf(err, errlen, "%s: commit failed: %s", path, gs_store_errmsg(s));
     goto out;
   }
   in_txn = 0;
@@ -242,7 +242,7 @@ int gs_admin_org_export(gs_engine *e, FILE *out, const char *root, int *count, c
   fputs("id,parent,level,name\n", out);
   int rc = gs_store_admin_org_each(s, root, export_row, &x);
   if (rc) {
-    snprintf(err, errlen, "org export: %s", gs_store_admin_errmsg(s));
+    snprintf(err, errlen, "org export: %s", gs_store_errmsg(s));
     return GS_ESTORE;
   }
   if (root && x.n == 0) {
@@ -300,7 +300,7 @@ int gs_admin_device_add(gs_engine *e, const char *device, const char *grids, con
   return GS_OK;
 store_err:
   rc = GS_ESTORE;
-  snprintf(err, errlen, "device %s: %s", device, gs_store_admin_errmsg(s));
+  snprintf(err, errlen, "device %s: %s", device, gs_store_errmsg(s));
 fail:
   gs_store_rollback(s);
   gs_free(list);
@@ -314,7 +314,7 @@ int gs_admin_device_enable(gs_engine *e, const char *device, int enabled, char *
     snprintf(err, errlen, "device %.64s is not registered", device);
   } else if (rc) {
     rc = GS_ESTORE;
-    snprintf(err, errlen, "device %.64s: %s", device, gs_store_admin_errmsg(s));
+    snprintf(err, errlen, "device %.64s: %s", device, gs_store_errmsg(s));
   }
   return rc;
 }
@@ -491,7 +491,7 @@ int gs_admin_seed_district(gs_engine *e, int district, int streets, int communit
   if (!rc) rc = gs_admin_device_enable(e, "admin-seed", 0, err, errlen);
   return rc;
 fail:
-  snprintf(err, errlen, "seed: %s", gs_store_admin_errmsg(store));
+  snprintf(err, errlen, "seed: %s", gs_store_errmsg(store));
   gs_store_rollback(store);
   return rc;
 }

@@ -274,3 +274,32 @@ int gs_store_meta_get(gs_store *s, const char *key, int64_t *v) {
   }
   return store__fail(s, src, "reading meta");
 }
+
+int gs_store_open_readonly(gs_store **out, const char *path, char *err, size_t errlen) {
+  gs_store *s = gs_calloc(1, sizeof *s);
+  if (!s) return GS_ENOMEM;
+  int src = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+  if (src != SQLITE_OK) {
+    snprintf(err, errlen, "open %s: %s; make it with gs-admin --db %s org import TREE.csv", path,
+             s->db ? sqlite3_errmsg(s->db) : "out of memory", path);
+    gs_store_close(s);
+    return GS_EIO;
+  }
+  sqlite3_busy_timeout(s->db, GS_STORE_BUSY_MS);
+  snprintf(s->path, sizeof s->path, "%s", path);
+  *out = s;
+  return GS_OK;
+}
+
+const char *gs_store_errmsg(gs_store *s) { return sqlite3_errmsg(store__db(s)); }
+
+int gs_store_synchronous(gs_store *s, int *level) {
+  static const char sql[] = "PRAGMA synchronous";
+  sqlite3_stmt *st = store__stmt(s, sql);
+  if (!st) return GS_ESTORE;
+  int src = sqlite3_step(st);
+  if (src != SQLITE_ROW) return store__fail(s, src, "reading PRAGMA synchronous");
+  *level = sqlite3_column_int(st, 0);
+  sqlite3_reset(st);
+  return GS_OK;
+}

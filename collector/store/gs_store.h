@@ -39,6 +39,16 @@ int gs_store_open(gs_store **out, const char *path, int synchronous, char *err, 
 void gs_store_close(gs_store *s);
 /* The path the store was opened with (valid until close). */
 const char *gs_store_path(const gs_store *s);
+/* Opens the store at path read-only, neither creating nor migrating it (for
+ * gs-rollup, which only reads the org tree). Free with gs_store_close(). */
+int gs_store_open_readonly(gs_store **out, const char *path, char *err, size_t errlen);
+/* SQLite's message for the last failed call on s, for the one-line error an
+ * administrator reads (owned by SQLite; valid until the next call on s). */
+const char *gs_store_errmsg(gs_store *s);
+/* The PRAGMA synchronous the store's connection runs at (0 OFF .. 3 EXTRA):
+ * what gs_store_open() set, or NORMAL under the engine's WAL sync thread. A
+ * setting of this connection, which another connection cannot read. */
+int gs_store_synchronous(gs_store *s, int *level);
 /* Highest migration version this binary knows. */
 int gs_store_schema_version(void);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback is a no-op outside a transaction).
@@ -177,9 +187,6 @@ void gs_store_writer_turn(gs_store *s, struct gs_checkpointer *c);
  * the caller's transaction (the engine's batch, or gs_store_status_begin_wait).
  * Strings are borrowed for the call. Every function returns GS_OK or a gs_err. */
 
-/* Opens the store at path read-only, neither creating nor migrating it (for
- * gs-rollup, which only reads the org tree). Free with gs_store_close(). */
-int gs_store_status_open_readonly(gs_store **out, const char *path, char *err, size_t errlen);
 /* BEGIN IMMEDIATE waiting at most wait_ms for another connection's write
  * lock (then GS_EBUSY); finish with gs_store_commit / gs_store_rollback. */
 int gs_store_status_begin_wait(gs_store *s, int wait_ms);
@@ -256,14 +263,6 @@ int gs_store_status_count_devices(gs_store *s, int64_t since_ms, gs_store_count_
  * call back once per row: the strings of a row are owned by the store and
  * valid only during that call (copy what you keep); a callback returning
  * non-zero stops the listing, which then returns that value. */
-
-/* SQLite's message for the last failed call on s, for the one-line error an
- * administrator reads (owned by SQLite; valid until the next call on s). */
-const char *gs_store_admin_errmsg(gs_store *s);
-/* The PRAGMA synchronous the store's connection runs at (0 OFF .. 3 EXTRA):
- * what gs_store_open() set, or NORMAL under the engine's WAL sync thread. A
- * setting of this connection, which another connection cannot read. */
-int gs_store_admin_synchronous(gs_store *s, int *level);
 
 /* Begins an org import: BEGIN IMMEDIATE with foreign keys checked at COMMIT
  * (PRAGMA defer_foreign_keys), so units may arrive in any order. Ends with

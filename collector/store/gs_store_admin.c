@@ -7,19 +7,6 @@
 
 #include "gs_error.h"
 
-const char *gs_store_admin_errmsg(gs_store *s) { return sqlite3_errmsg(store__db(s)); }
-
-int gs_store_admin_synchronous(gs_store *s, int *level) {
-  static const char sql[] = "PRAGMA synchronous";
-  sqlite3_stmt *st = store__stmt(s, sql);
-  if (!st) return GS_ESTORE;
-  int src = sqlite3_step(st);
-  if (src != SQLITE_ROW) return store__fail(s, src, "reading PRAGMA synchronous");
-  *level = sqlite3_column_int(st, 0);
-  sqlite3_reset(st);
-  return GS_OK;
-}
-
 /* ---- org tree ------------------------------------------------------------ */
 
 int gs_store_admin_org_begin(gs_store *s) {

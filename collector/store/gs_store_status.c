@@ -348,19 +348,3 @@ int gs_store_status_begin_wait(gs_store *s, int wait_ms) {
   sqlite3_busy_timeout(store__db(s), GS_STORE_BUSY_MS);
   return rc;
 }
-
-int gs_store_status_open_readonly(gs_store **out, const char *path, char *err, size_t errlen) {
-  gs_store *s = gs_calloc(1, sizeof *s);
-  if (!s) return GS_ENOMEM;
-  int src = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-  if (src != SQLITE_OK) {
-    snprintf(err, errlen, "open %s: %s; make it with gs-admin --db %s org import TREE.csv", path,
-             s->db ? sqlite3_errmsg(s->db) : "out of memory", path);
-    gs_store_close(s);
-    return GS_EIO;
-  }
-  sqlite3_busy_timeout(s->db, GS_STORE_BUSY_MS);
-  snprintf(s->path, sizeof s->path, "%s", path);
-  *out = s;
-  return GS_OK;
-}

@@ -125,7 +125,7 @@ const char *th_text(th *t, const char *sql) {
 
 int64_t th_synchronous(th *t) {
   int level = -1;
-  assert_int_equal(gs_store_admin_synchronous(gs_engine_store(t->e), &level), GS_OK);
+  assert_int_equal(gs_store_synchronous(gs_engine_store(t->e), &level), GS_OK);
   return level;
 }
 
